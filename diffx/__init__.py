@@ -1,0 +1,87 @@
+"""diffx: one function, every way of differentiating it, measured side by side.
+
+    >>> import diffx
+    >>> diffx.derivative("sin(x)*exp(x)", 1.3, method="dual")  # doctest: +ELLIPSIS
+    4.5171133992728...
+    >>> diffx.gradient("x*y", [2.0, 3.0], method="central")  # doctest: +ELLIPSIS
+    array([3..., 2...])
+
+Nothing heavy is imported here: TensorFlow loads when a tape method first runs, matplotlib when
+a figure is drawn.
+"""
+
+from diffx.elementary import (
+    abs,  # noqa: A004 - diffx.abs dispatches like the other elementary functions
+    arccos,
+    arcsin,
+    arctan,
+    cos,
+    cosh,
+    exp,
+    heaviside,
+    log,
+    relu,
+    sigmoid,
+    sign,
+    sin,
+    sinh,
+    softplus,
+    sqrt,
+    tan,
+    tanh,
+)
+from diffx.engines import METHODS, Estimate, derivative, gradient, hessian, jacobian
+from diffx.engines.dual import Dual, jvp
+from diffx.errors import (
+    DiffxError,
+    DomainError,
+    LimitError,
+    NonDifferentiableError,
+    ParseError,
+    UnsupportedError,
+)
+from diffx.functions import Function, parse
+
+__version__ = "0.1.0"
+
+pi = 3.141592653589793
+e = 2.718281828459045
+
+__all__ = [
+    "METHODS",
+    "DiffxError",
+    "DomainError",
+    "Dual",
+    "Estimate",
+    "Function",
+    "LimitError",
+    "NonDifferentiableError",
+    "ParseError",
+    "UnsupportedError",
+    "abs",
+    "arccos",
+    "arcsin",
+    "arctan",
+    "cos",
+    "cosh",
+    "derivative",
+    "e",
+    "exp",
+    "gradient",
+    "heaviside",
+    "hessian",
+    "jacobian",
+    "jvp",
+    "log",
+    "parse",
+    "pi",
+    "relu",
+    "sigmoid",
+    "sign",
+    "sin",
+    "sinh",
+    "softplus",
+    "sqrt",
+    "tan",
+    "tanh",
+]

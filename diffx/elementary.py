@@ -1,0 +1,384 @@
+"""THE table of elementary functions: one row per operation, read by every part of diffx.
+
+Each :class:`Elementary` row holds an operation's numpy, mpmath, SymPy and TensorFlow forms, its
+local partial derivatives and its real domain. The parser's whitelist is the table's names, the
+symbolic engine builds SymPy expressions from the ``sympy`` forms, the TensorFlow engine runs the
+``tf`` forms, the reference runs the ``mpmath`` forms, and the dual engine (and the trace / reverse
+engine) apply the ``partials`` rules. A derivative rule is written here once and nowhere else.
+
+Rows are callable and dispatch on the type of their arguments, so ``diffx.sin(x)`` works for a
+float or ndarray (numpy), a :class:`~diffx.engines.dual.Dual`, a ``tf.Tensor``/``tf.Variable``, a
+SymPy expression and an mpmath number::
+
+    >>> import diffx
+    >>> float(diffx.sin(0.5)) == float(__import__("numpy").sin(0.5))
+    True
+    >>> diffx.sin(__import__("sympy").Symbol("x"))
+    sin(x)
+
+The ``partials`` are written with these same dispatching rows, which is what lets a rule run on
+floats, on duals nested inside duals (higher derivatives) and on SymPy symbols (trace views).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+import operator
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy
+
+from diffx.errors import UnsupportedError
+
+__all__ = [
+    "ALIASES",
+    "CONSTANTS",
+    "ELEMENTARY",
+    "FUNCTIONS",
+    "OPERATORS",
+    "Constant",
+    "Domain",
+    "Elementary",
+    "Interval",
+    "backend_of",
+    "lookup",
+    "register_type",
+]
+
+INF = math.inf
+
+
+# --------------------------------------------------------------------------------------------
+# Domains
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Interval:
+    """A real interval; ``lower_closed``/``upper_closed`` say whether the ends belong to it."""
+
+    lower: float = -INF
+    upper: float = INF
+    lower_closed: bool = False
+    upper_closed: bool = False
+
+    def __contains__(self, x: float) -> bool:
+        above = x > self.lower or (self.lower_closed and x == self.lower)
+        below = x < self.upper or (self.upper_closed and x == self.upper)
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        left = "[" if self.lower_closed else "("
+        right = "]" if self.upper_closed else ")"
+        return f"{left}{self.lower:g}, {self.upper:g}{right}"
+
+
+REALS = Interval()
+
+
+@dataclass(frozen=True)
+class Domain:
+    """Where a unary operation is defined (``values``) and differentiable (``derivative``).
+
+    ``kinks`` are isolated points inside ``values`` where the derivative does not exist
+    (abs and relu at 0). Binary operators carry ``REALS`` here; their restrictions (division
+    by zero, powers of negative numbers) depend on both arguments and are checked where used.
+    """
+
+    values: Interval = REALS
+    derivative: Interval = REALS
+    kinks: tuple[float, ...] = ()
+
+    def defined_at(self, x: float) -> bool:
+        return x in self.values
+
+    def differentiable_at(self, x: float) -> bool:
+        return x in self.derivative and x not in self.kinks
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch on argument type
+# --------------------------------------------------------------------------------------------
+# Types that carry their own arithmetic (Dual numbers, trace nodes) register a handler here:
+# handler(row, args) -> result. They take precedence over every plain backend.
+_REGISTERED: dict[type, Callable[[Elementary, tuple], Any]] = {}
+_PRIORITY = {"numpy": 0, "mpmath": 1, "sympy": 2, "tf": 3, "registered": 4}
+
+
+def register_type(cls: type, handler: Callable[[Elementary, tuple], Any]) -> None:
+    """Make every table row call ``handler(row, args)`` when an argument is a ``cls``."""
+    _REGISTERED[cls] = handler
+    backend_of_type.cache_clear()
+
+
+@functools.lru_cache(maxsize=256)
+def backend_of_type(cls: type) -> str:
+    """Which form of a row applies to an argument of type ``cls``."""
+    if any(issubclass(cls, registered) for registered in _REGISTERED):
+        return "registered"
+    module = cls.__module__ or ""
+    if module.startswith(("tensorflow", "keras", "tf_keras")):
+        return "tf"
+    if issubclass(cls, sympy.Basic):
+        return "sympy"
+    if issubclass(cls, (mpmath.mpf, mpmath.mpc)):
+        return "mpmath"
+    return "numpy"
+
+
+def backend_of(*args: Any) -> str:
+    """The backend that must evaluate an operation on ``args`` (the highest-priority one)."""
+    best = "numpy"
+    for arg in args:
+        kind = backend_of_type(type(arg))
+        if kind == "numpy" and isinstance(arg, np.ndarray) and arg.dtype == object:
+            kind = "object"
+        if kind == "object" or _PRIORITY[kind] > _PRIORITY.get(best, 0):
+            best = kind
+    return best
+
+
+def _handler_for(args: tuple) -> Callable[[Elementary, tuple], Any]:
+    for arg in args:
+        for cls, handler in _REGISTERED.items():
+            if isinstance(arg, cls):
+                return handler
+    raise AssertionError("no registered handler")  # pragma: no cover - backend_of said there is one
+
+
+def _tf_module():
+    import tensorflow as tf  # lazy: TensorFlow is imported only when a tensor is actually used
+
+    return tf
+
+
+# --------------------------------------------------------------------------------------------
+# Rows
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Elementary:
+    """One elementary operation: its forms in every backend, its partials and its domain.
+
+    ``partials[i](*args, out)`` is ∂out/∂args[i], written with dispatching rows so the same
+    rule runs on floats, arrays, duals, nested duals and SymPy symbols. ``out`` is the
+    operation's value, which rules may reuse (tanh' = 1 - out²). ``analytic`` is False for
+    operations that are not complex-analytic (abs, relu, sign): complex-step refuses them.
+    """
+
+    name: str
+    arity: int
+    numpy: Callable
+    mpmath: Callable
+    sympy: Callable
+    tf: Callable  # tf -> the TensorFlow function (receives the lazily imported module)
+    partials: tuple[Callable, ...]
+    domain: Domain = field(default_factory=Domain)
+    analytic: bool = True
+    symbol: str | None = None  # infix spelling of operators: "+", "-", "*", "/", "**"
+    doc: str = ""
+
+    def __call__(self, *args: Any) -> Any:
+        if len(args) != self.arity:
+            raise TypeError(f"{self.name}() takes {self.arity} argument(s), got {len(args)}")
+        backend = backend_of(*args)
+        if backend == "registered":
+            return _handler_for(args)(self, args)
+        if backend == "object":
+            return self._elementwise(args)
+        if backend == "numpy":
+            if not self.analytic and any(np.iscomplexobj(a) for a in args):
+                raise UnsupportedError(
+                    f"{self.name} is not complex-analytic, so complex-step differentiation "
+                    f"cannot pass through it; use method='central' or an automatic method"
+                )
+            return self.numpy(*args)
+        if backend == "tf":
+            return self.tf(_tf_module())(*args)
+        return getattr(self, backend)(*args)
+
+    def _elementwise(self, args: tuple) -> np.ndarray:
+        """Apply the row element by element to object arrays (arrays of SymPy or mpmath numbers)."""
+        arrays = np.broadcast_arrays(*[np.asarray(a, dtype=object) for a in args])
+        out = np.empty(arrays[0].shape, dtype=object)
+        for index in np.ndindex(out.shape):
+            out[index] = self(*(a[index] for a in arrays))
+        return out
+
+    def __repr__(self) -> str:
+        return f"<diffx elementary {self.name}>"
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A named mathematical constant with its value in every backend."""
+
+    name: str
+    float_value: float
+    mpmath_value: Callable[[], Any]
+    sympy_value: Any
+
+    def value_for(self, backend: str) -> Any:
+        if backend == "sympy":
+            return self.sympy_value
+        if backend == "mpmath":
+            return self.mpmath_value()
+        return self.float_value
+
+
+# --------------------------------------------------------------------------------------------
+# numpy forms that need more than one ufunc (stable for large |x|, and complex-capable where
+# the mathematics is analytic, so complex-step works through them)
+# --------------------------------------------------------------------------------------------
+def _np_sigmoid(x):
+    if np.iscomplexobj(x):
+        return 1.0 / (1.0 + np.exp(-x))
+    x = np.asarray(x, dtype=float)
+    e = np.exp(-np.abs(x))  # never overflows
+    out = np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    return out[()] if out.ndim == 0 else out
+
+
+def _np_softplus(x):
+    if np.iscomplexobj(x):
+        return np.log1p(np.exp(x))
+    return np.logaddexp(0.0, x)
+
+
+def _np_relu(x):
+    return np.maximum(x, 0.0)
+
+
+def _np_heaviside(x):
+    return np.heaviside(x, 0.0)
+
+
+def _np_power(a, b):
+    # float_power computes in float64/complex128, so int arguments never overflow or truncate
+    return np.float_power(a, b)
+
+
+def _mp_relu(x):
+    return x if x > 0 else mpmath.mpf(0)
+
+
+def _mp_heaviside(x):
+    return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
+
+
+def _tf_heaviside(tf):
+    return lambda x: tf.cast(x > 0, x.dtype)
+
+
+def _sympy_relu(x):
+    return sympy.Max(0, x)
+
+
+def _zero(*_args):
+    return 0.0
+
+
+def _one(*_args):
+    return 1.0
+
+
+# --------------------------------------------------------------------------------------------
+# The table. Partials refer to rows by their module-level names (resolved at call time).
+# --------------------------------------------------------------------------------------------
+def _row(name, numpy_form, mpmath_form, sympy_form, tf_form, partials, **kw) -> Elementary:
+    return Elementary(name, len(partials), numpy_form, mpmath_form, sympy_form, tf_form,
+                      tuple(partials), **kw)
+
+
+add = _row("add", np.add, operator.add, operator.add, lambda tf: operator.add,
+           [_one, _one], symbol="+", doc="a + b")
+subtract = _row("subtract", np.subtract, operator.sub, operator.sub, lambda tf: operator.sub,
+                [_one, lambda a, b, out: -1.0], symbol="-", doc="a - b")
+multiply = _row("multiply", np.multiply, operator.mul, operator.mul, lambda tf: operator.mul,
+                [lambda a, b, out: b, lambda a, b, out: a], symbol="*", doc="a * b")
+divide = _row("divide", np.true_divide, operator.truediv, operator.truediv,
+              lambda tf: operator.truediv,
+              [lambda a, b, out: 1.0 / b, lambda a, b, out: -out / b], symbol="/", doc="a / b")
+power = _row("power", _np_power, operator.pow, operator.pow, lambda tf: operator.pow,
+             [lambda a, b, out: b * a ** (b - 1), lambda a, b, out: out * log(a)],
+             symbol="**", doc="a ** b (a > 0 unless b is an integer)")
+negative = _row("negative", np.negative, operator.neg, operator.neg, lambda tf: operator.neg,
+                [lambda a, out: -1.0], symbol="-", doc="-a")
+
+sin = _row("sin", np.sin, mpmath.sin, sympy.sin, lambda tf: tf.math.sin,
+           [lambda x, y: cos(x)])
+cos = _row("cos", np.cos, mpmath.cos, sympy.cos, lambda tf: tf.math.cos,
+           [lambda x, y: -sin(x)])
+tan = _row("tan", np.tan, mpmath.tan, sympy.tan, lambda tf: tf.math.tan,
+           [lambda x, y: 1.0 + y * y],
+           doc="undefined at pi/2 + k*pi")
+exp = _row("exp", np.exp, mpmath.exp, sympy.exp, lambda tf: tf.math.exp,
+           [lambda x, y: y])
+log = _row("log", np.log, mpmath.log, sympy.log, lambda tf: tf.math.log,
+           [lambda x, y: 1.0 / x],
+           domain=Domain(Interval(0, INF), Interval(0, INF)), doc="natural logarithm")
+sqrt = _row("sqrt", np.sqrt, mpmath.sqrt, sympy.sqrt, lambda tf: tf.math.sqrt,
+            [lambda x, y: 0.5 / y],
+            domain=Domain(Interval(0, INF, lower_closed=True), Interval(0, INF)))
+tanh = _row("tanh", np.tanh, mpmath.tanh, sympy.tanh, lambda tf: tf.math.tanh,
+            [lambda x, y: 1.0 - y * y])
+sinh = _row("sinh", np.sinh, mpmath.sinh, sympy.sinh, lambda tf: tf.math.sinh,
+            [lambda x, y: cosh(x)])
+cosh = _row("cosh", np.cosh, mpmath.cosh, sympy.cosh, lambda tf: tf.math.cosh,
+            [lambda x, y: sinh(x)])
+arcsin = _row("arcsin", np.arcsin, mpmath.asin, sympy.asin, lambda tf: tf.math.asin,
+              [lambda x, y: 1.0 / sqrt(1.0 - x * x)],
+              domain=Domain(Interval(-1, 1, True, True), Interval(-1, 1)))
+arccos = _row("arccos", np.arccos, mpmath.acos, sympy.acos, lambda tf: tf.math.acos,
+              [lambda x, y: -1.0 / sqrt(1.0 - x * x)],
+              domain=Domain(Interval(-1, 1, True, True), Interval(-1, 1)))
+arctan = _row("arctan", np.arctan, mpmath.atan, sympy.atan, lambda tf: tf.math.atan,
+              [lambda x, y: 1.0 / (1.0 + x * x)])
+sign = _row("sign", np.sign, mpmath.sign, sympy.sign, lambda tf: tf.math.sign,
+            [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
+            doc="-1, 0 or 1; derivative 0 away from 0")
+heaviside = _row("heaviside", _np_heaviside, _mp_heaviside, lambda x: sympy.Heaviside(x, 0),
+                 _tf_heaviside, [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
+                 doc="step function, 0 for x <= 0 and 1 for x > 0")
+abs = _row("abs", np.abs, mpmath.fabs, sympy.Abs, lambda tf: tf.math.abs,  # noqa: A001
+           [lambda x, y: sign(x)], domain=Domain(kinks=(0.0,)), analytic=False,
+           doc="|x|; derivative taken as sign(x), 0 at the kink (the TensorFlow convention)")
+sigmoid = _row("sigmoid", _np_sigmoid, lambda x: 1 / (1 + mpmath.exp(-x)),
+               lambda x: 1 / (1 + sympy.exp(-x)), lambda tf: tf.math.sigmoid,
+               [lambda x, y: y * (1.0 - y)], doc="logistic function 1/(1+exp(-x))")
+softplus = _row("softplus", _np_softplus, lambda x: mpmath.log1p(mpmath.exp(x)),
+                lambda x: sympy.log(1 + sympy.exp(x)), lambda tf: tf.math.softplus,
+                [lambda x, y: sigmoid(x)], doc="log(1 + exp(x))")
+relu = _row("relu", _np_relu, _mp_relu, _sympy_relu, lambda tf: tf.nn.relu,
+            [lambda x, y: heaviside(x)], domain=Domain(kinks=(0.0,)), analytic=False,
+            doc="max(x, 0); derivative taken as 0 at the kink (the TensorFlow convention)")
+
+OPERATORS: dict[str, Elementary] = {r.name: r for r in (add, subtract, multiply, divide, power,
+                                                        negative)}
+FUNCTIONS: dict[str, Elementary] = {
+    r.name: r
+    for r in (sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arcsin, arccos, arctan, abs,
+              sigmoid, softplus, relu, sign, heaviside)
+}
+ELEMENTARY: dict[str, Elementary] = {**OPERATORS, **FUNCTIONS}
+
+CONSTANTS: dict[str, Constant] = {
+    "pi": Constant("pi", math.pi, lambda: +mpmath.pi, sympy.pi),
+    "e": Constant("e", math.e, lambda: +mpmath.e, sympy.E),
+}
+
+# Other spellings users type; the parser accepts them and maps them to the row.
+ALIASES: dict[str, str] = {
+    "asin": "arcsin",
+    "acos": "arccos",
+    "atan": "arctan",
+    "ln": "log",
+    "logistic": "sigmoid",
+}
+
+
+def lookup(name: str) -> Elementary:
+    """The row for a function name or alias (``KeyError`` if there is none)."""
+    return FUNCTIONS[ALIASES.get(name, name)]

@@ -1,0 +1,223 @@
+"""The methods, and ``derivative``/``gradient``/``jacobian``/``hessian`` written once over them.
+
+Each engine module implements three cores — k-th derivative of a scalar function of one
+variable, Jacobian (m, n), Hessian (n, n) — in whatever way is natural to it. This module
+validates input, picks the engine, wraps results in an :class:`Estimate` and shapes them:
+``gradient`` is the one-row Jacobian of a scalar function.
+
+=============  =========  ====================================================================
+method         family     how
+=============  =========  ====================================================================
+symbolic       symbolic   SymPy diff, lambdify(cse=True), cached per function
+forward        numeric    forward difference, h = √ε·max(|x|,1)
+backward       numeric    backward difference, h = √ε·max(|x|,1)
+central        numeric    central difference, h = ∛ε·max(|x|,1)
+richardson     numeric    central differences at h, h/2, … extrapolated (Neville tableau)
+complex-step   numeric    Im f(x + ih)/h, h = 1e-100 (analytic functions only)
+dual           automatic  forward mode with diffx's Dual numbers (nested for higher orders)
+tape           automatic  TensorFlow GradientTape (reverse mode; nested tapes for Hessians)
+tape-forward   automatic  TensorFlow ForwardAccumulator (forward mode; forward-over-reverse)
+=============  =========  ====================================================================
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from diffx.engines import dual, numeric, symbolic, tape
+from diffx.engines.estimate import Estimate
+from diffx.errors import DiffxError, DomainError, DomainWarning, UnsupportedError
+from diffx.functions import Function, as_function
+
+__all__ = [
+    "DESCRIPTIONS",
+    "FAMILIES",
+    "METHODS",
+    "Estimate",
+    "derivative",
+    "family_of",
+    "gradient",
+    "hessian",
+    "jacobian",
+]
+
+METHODS: tuple[str, ...] = ("symbolic", "forward", "backward", "central", "richardson",
+                            "complex-step", "dual", "tape", "tape-forward")
+FAMILIES: dict[str, str] = {"symbolic": "symbolic", **{m: "numeric" for m in numeric.METHODS},
+                            "dual": "automatic", "tape": "automatic",
+                            "tape-forward": "automatic"}
+DESCRIPTIONS: dict[str, str] = {
+    "symbolic": "SymPy diff, then lambdify with common-subexpression elimination",
+    "forward": "forward difference (f(x+h) - f(x))/h, h = sqrt(eps)*max(|x|,1)",
+    "backward": "backward difference (f(x) - f(x-h))/h, h = sqrt(eps)*max(|x|,1)",
+    "central": "central difference (f(x+h) - f(x-h))/2h, h = cbrt(eps)*max(|x|,1)",
+    "richardson": "central differences at h, h/2, h/4, ... with Richardson extrapolation",
+    "complex-step": "Im f(x + ih)/h with h = 1e-100: exact first derivatives, analytic f only",
+    "dual": "forward-mode AD with diffx's dual numbers",
+    "tape": "reverse-mode AD with TensorFlow's GradientTape",
+    "tape-forward": "forward-mode AD with TensorFlow's ForwardAccumulator",
+}
+
+
+def family_of(method: str) -> str:
+    return FAMILIES[_check_method(method)]
+
+
+def _check_method(method: str) -> str:
+    if method not in FAMILIES:
+        raise DiffxError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
+    return method
+
+
+def _check_options(method: str, step: float | None, dtype: str | None) -> str:
+    if step is not None:
+        if FAMILIES[method] != "numeric":
+            raise DiffxError(f"method {method!r} takes no step= (only finite differences do)")
+        if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
+            raise DiffxError(f"step must be a positive finite number, got {step!r}")
+    dtype = dtype or "float64"
+    if dtype != "float64" and not method.startswith("tape"):
+        raise UnsupportedError(f"method {method!r} computes in float64 only; dtype={dtype!r} "
+                               f"is available for 'tape' and 'tape-forward'")
+    return dtype
+
+
+def _point(x: Any) -> np.ndarray:
+    try:
+        point = np.atleast_1d(np.asarray(x, dtype=float))
+    except (TypeError, ValueError):
+        raise DiffxError(f"the point must be a real number or a vector of them, got {x!r}") \
+            from None
+    if point.ndim != 1 or point.size == 0:
+        raise DiffxError(f"the point must be a number or a 1-D vector, got shape {point.shape}")
+    if not np.all(np.isfinite(point)):
+        raise DomainError(f"the point {tuple(point)} contains NaN or infinity")
+    return point
+
+
+def _finish(value: Any, method: str, fn: Function, point: np.ndarray) -> None:
+    if not np.all(np.isfinite(value)):
+        warnings.warn(DomainWarning(
+            f"{method} derivative of {fn.name} at {tuple(point)} is not finite: the point may "
+            f"be outside the domain or where the function is not differentiable"), stacklevel=3)
+
+
+def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
+         step: float | None, dtype: str) -> Estimate:
+    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}."""
+    family = FAMILIES[method]
+    if family == "numeric":
+        if kind == "derivative":
+            return numeric.derivative(fn, point[0], order, method, step)
+        return getattr(numeric, kind)(fn, point, method, step)
+    engines: dict[str, Callable[..., Any]] = {
+        "symbolic": {"derivative": lambda: symbolic.derivative(fn, point[0], order),
+                     "jacobian": lambda: symbolic.jacobian(fn, point),
+                     "hessian": lambda: symbolic.hessian(fn, point)},
+        "dual": {"derivative": lambda: dual.derivative(fn, point[0], order),
+                 "jacobian": lambda: dual.jacobian(fn, point),
+                 "hessian": lambda: dual.hessian(fn, point)},
+    }
+    if method in engines:
+        value = engines[method][kind]()
+    elif kind == "derivative":
+        value = tape.derivative(fn, point[0], order, method, dtype)
+    else:
+        value = getattr(tape, kind)(fn, point, method, dtype)
+    return Estimate(value, None, None, None, method)
+
+
+def _prepare(f: Any, x: Any, method: str, step: float | None, dtype: str | None,
+             variables: Sequence[str] | None) -> tuple[Function, np.ndarray, str]:
+    _check_method(method)
+    dtype = _check_options(method, step, dtype)
+    return as_function(f, variables), _point(x), dtype
+
+
+def _scalar_valued(fn: Function, point: np.ndarray, what: str) -> None:
+    if fn.tree is not None and fn.vector_output:
+        raise DiffxError(f"{what} needs a scalar function; {fn.name} is vector-valued "
+                         f"(use jacobian)")
+
+
+def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
+               step: float | None = None, dtype: str | None = None,
+               variables: Sequence[str] | None = None, full_output: bool = False) -> Any:
+    """The ``order``-th derivative of a scalar function of one variable at ``x``.
+
+    ``f`` is an expression string, a SymPy expression or a callable; ``method`` one of
+    ``diffx.METHODS``. Returns a float, or with ``full_output=True`` an :class:`Estimate`
+    (value, error estimate — ``None`` for exact methods — evaluations, step).
+
+    >>> derivative("3*x**3 + x**2", 10.0)
+    920.0
+    """
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
+    if point.size != 1:
+        raise DiffxError(f"derivative needs a single point x, got {point.size} coordinates "
+                         f"(use gradient or jacobian)")
+    if not isinstance(order, (int, np.integer)) or order < 0:
+        raise DiffxError(f"order must be a non-negative integer, got {order!r}")
+    _scalar_valued(fn, point, "derivative")
+    if order == 0:
+        value = float(fn.numpy_call(point))
+        result = Estimate(value, 0.0, 1, None, method)
+    else:
+        result = _run("derivative", fn, point, method, int(order), step, dtype)
+        result = Estimate(float(result.value), _float_or_none(result.error),
+                          result.evaluations, result.step, method)
+    _finish(result.value, method, fn, point)
+    return result if full_output else result.value
+
+
+def _float_or_none(error: Any) -> float | None:
+    return None if error is None else float(np.max(error))
+
+
+def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+             dtype: str | None = None, variables: Sequence[str] | None = None,
+             full_output: bool = False) -> Any:
+    """Jacobian of F: Rⁿ → Rᵐ at ``x``, an ndarray of shape (m, n) (m = 1 for scalar f)."""
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
+    result = _run("jacobian", fn, point, method, 1, step, dtype)
+    value = np.asarray(result.value, dtype=float)
+    value = value.reshape(-1, point.size)
+    _finish(value, method, fn, point)
+    result = Estimate(value, result.error, result.evaluations, result.step, method)
+    return result if full_output else result.value
+
+
+def gradient(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+             dtype: str | None = None, variables: Sequence[str] | None = None,
+             full_output: bool = False) -> Any:
+    """Gradient of a scalar function at ``x``, an ndarray of shape (n,).
+
+    >>> gradient("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", [0.0, 0.0])
+    array([-14., -22.])
+    """
+    result = jacobian(f, x, method, step=step, dtype=dtype, variables=variables,
+                      full_output=True)
+    if result.value.shape[0] != 1:
+        raise DiffxError(f"gradient needs a scalar function; this one has "
+                         f"{result.value.shape[0]} outputs (use jacobian)")
+    error = None if result.error is None else np.asarray(result.error).reshape(-1)
+    result = Estimate(result.value[0], error, result.evaluations, result.step, method)
+    return result if full_output else result.value
+
+
+def hessian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+            dtype: str | None = None, variables: Sequence[str] | None = None,
+            full_output: bool = False) -> Any:
+    """Hessian of a scalar function at ``x``, an ndarray of shape (n, n)."""
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
+    _scalar_valued(fn, point, "hessian")
+    result = _run("hessian", fn, point, method, 2, step, dtype)
+    value = np.asarray(result.value, dtype=float).reshape(point.size, point.size)
+    _finish(value, method, fn, point)
+    result = Estimate(value, result.error, result.evaluations, result.step, method)
+    return result if full_output else result.value

@@ -1,0 +1,80 @@
+"""Symbolic differentiation: SymPy ``diff``, then ``lambdify`` to numpy with common-subexpression
+elimination, compiled once per function and derivative kind and cached on the Function.
+
+The SymPy form comes from the function model (parsed text, a SymPy expression, or a callable
+traced with SymPy symbols). Small derivatives are simplified for readability; large ones are
+left as ``diff`` produced them (``simplify`` can take minutes on big trees, and
+``lambdify(cse=True)`` already shares repeated subexpressions).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import sympy
+
+from diffx.functions import Function
+
+__all__ = ["SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "hessian", "jacobian"]
+
+SIMPLIFY_MAX_OPS = 40  # simplify() only below this operation count: it is fast there
+
+
+def _tidy(expr: sympy.Expr) -> sympy.Expr:
+    if sympy.count_ops(expr) > SIMPLIFY_MAX_OPS:
+        return expr
+    simpler = sympy.simplify(expr, ratio=1.0)
+    return simpler if sympy.count_ops(simpler) <= sympy.count_ops(expr) else expr
+
+
+def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Expr:
+    """The SymPy expression of the ``order``-th derivative of a scalar function of one variable.
+
+    >>> from diffx.functions import parse
+    >>> derivative_expression(parse("x**3"))
+    3*x**2
+    """
+    (expr,) = fn.sympy_form(n)
+    (symbol,) = fn.symbols(n)
+    return _tidy(sympy.diff(expr, symbol, order))
+
+
+def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
+    cache = fn.__dict__.setdefault("_symbolic_cache", {})
+    if key not in cache:
+        cache[key] = sympy.lambdify(fn.symbols(n), build(), modules="numpy", cse=True)
+    return cache[key]
+
+
+def _evaluate(compiled: Callable, x: np.ndarray, shape: tuple) -> np.ndarray:
+    with np.errstate(all="ignore"):  # NaN/inf are reported by the caller, not as warnings here
+        value = compiled(*x)
+    return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
+
+
+def derivative(fn: Function, x: float, order: int = 1) -> float:
+    compiled = _compiled(fn, ("derivative", order),
+                         lambda: derivative_expression(fn, order), 1)
+    return float(_evaluate(compiled, np.array([x]), ()))
+
+
+def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
+    n = x.size
+    forms = fn.sympy_form(n)
+
+    def build():
+        return sympy.Matrix([[_tidy(sympy.diff(g, s)) for s in fn.symbols(n)] for g in forms])
+
+    return _evaluate(_compiled(fn, ("jacobian", n), build, n), x, (len(forms), n))
+
+
+def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
+    n = x.size
+
+    def build():
+        (expr,) = fn.sympy_form(n)
+        return sympy.hessian(expr, fn.symbols(n)).applyfunc(_tidy)
+
+    return _evaluate(_compiled(fn, ("hessian", n), build, n), x, (n, n))

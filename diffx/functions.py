@@ -1,0 +1,568 @@
+"""The function model: strings parsed safely, SymPy expressions and callables, one interface.
+
+Every engine receives a :class:`Function`. It knows its variables and evaluates on numbers of any
+backend the elementary table dispatches on (floats/arrays, duals, tensors, SymPy, mpmath).
+
+Strings are parsed with :func:`ast.parse` and a whitelist of node types, operators and names;
+nothing from the text is ever evaluated by Python (no ``eval``, ``exec``, ``sympify`` or
+``parse_expr``). The whitelisted tree is compiled into closures that call the elementary table.
+
+    >>> f = parse("sin(x)*exp(-x**2)")
+    >>> f.variables
+    ('x',)
+    >>> round(float(f(0.5)), 12)
+    0.373377277004
+"""
+
+from __future__ import annotations
+
+import ast
+import difflib
+import inspect
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy
+
+from diffx import elementary as E
+from diffx.errors import DiffxError, LimitError, ParseError, UnsupportedError
+
+__all__ = ["Function", "Limits", "as_function", "natural_key", "parse"]
+
+_VARIABLE_NAME = re.compile(r"[A-Za-z](_?[0-9]+)?\Z")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Resource limits for parsed text; raise them by passing ``limits=Limits(...)`` to parse.
+
+    ``max_exponent`` bounds the size of a constant exponent, so ``x**(10**10)`` or ``9**9**9`` is
+    refused before SymPy or numpy try to expand it.
+    """
+
+    max_length: int = 10_000
+    max_depth: int = 200
+    max_nodes: int = 20_000
+    max_exponent: float = 10_000.0
+
+
+DEFAULT_LIMITS = Limits()
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting x2 before x10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+# --------------------------------------------------------------------------------------------
+# The parsed tree: a tiny immutable expression language over the elementary table
+# --------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Number:
+    text: str  # as written, so SymPy and mpmath see the exact decimal (0.1 is 1/10)
+    value: float
+
+
+@dataclass(frozen=True)
+class Variable:
+    name: str
+    index: int
+
+
+@dataclass(frozen=True)
+class NamedConstant:
+    constant: E.Constant
+
+
+@dataclass(frozen=True)
+class Apply:
+    op: E.Elementary
+    args: tuple
+
+
+Node = Number | Variable | NamedConstant | Apply
+
+_BINARY = {ast.Add: E.add, ast.Sub: E.subtract, ast.Mult: E.multiply, ast.Div: E.divide,
+           ast.Pow: E.power}
+_FORBIDDEN_HINTS = {
+    ast.Attribute: "attribute access is not allowed",
+    ast.Subscript: "indexing is not allowed; name variables x0, x1, ... instead",
+    ast.Lambda: "lambda is not allowed",
+    ast.ListComp: "comprehensions are not allowed",
+    ast.GeneratorExp: "comprehensions are not allowed",
+    ast.NamedExpr: "assignment expressions are not allowed",
+    ast.JoinedStr: "strings are not allowed",
+    ast.Starred: "starred arguments are not allowed",
+    ast.Compare: "comparisons are not allowed",
+    ast.BoolOp: "boolean operators are not allowed",
+    ast.IfExp: "conditional expressions are not allowed",
+}
+
+
+class _Parser:
+    """Turns whitelisted Python AST into diffx nodes; everything else is a ParseError."""
+
+    def __init__(self, text: str, variables: Sequence[str] | None, limits: Limits):
+        self.text = text
+        self.limits = limits
+        self.explicit = tuple(variables) if variables is not None else None
+        self.found: set[str] = set()
+        self.nodes = 0
+
+    def error(self, message: str, node: ast.AST | None = None) -> ParseError:
+        column = None
+        if node is not None and hasattr(node, "col_offset"):
+            # ast columns count UTF-8 bytes; the text is ASCII by now, so bytes == characters
+            column = node.col_offset
+        return ParseError(message, self.text, column)
+
+    def parse(self) -> tuple[list[Node], bool]:
+        try:
+            tree = ast.parse(self.text, mode="eval")
+        except SyntaxError as exc:
+            column = max((exc.offset or 1) - 1, 0)
+            raise ParseError(f"syntax error: {exc.msg}", self.text, column) from None
+        except (RecursionError, MemoryError):
+            raise LimitError("expression is nested too deeply to parse") from None
+        self._check_depth(tree.body)
+        body = tree.body
+        if isinstance(body, (ast.Tuple, ast.List)):
+            if not body.elts:
+                raise self.error("empty list of components", body)
+            return [self.convert(element) for element in body.elts], True
+        return [self.convert(body)], False
+
+    def _check_depth(self, root: ast.AST) -> None:
+        """Iterative depth/size check, so the recursive conversion below cannot overflow."""
+        stack = [(root, 1)]
+        count = 0
+        while stack:
+            node, depth = stack.pop()
+            count += 1
+            if depth > self.limits.max_depth:
+                raise LimitError(
+                    f"expression nests deeper than {self.limits.max_depth} levels; "
+                    f"pass limits=diffx.functions.Limits(max_depth=...) to allow more")
+            if count > self.limits.max_nodes:
+                raise LimitError(f"expression has more than {self.limits.max_nodes} nodes")
+            stack.extend((child, depth + 1) for child in ast.iter_child_nodes(node))
+
+    def convert(self, node: ast.AST) -> Node:
+        if isinstance(node, ast.BinOp) and type(node.op) in _BINARY:
+            left, right = self.convert(node.left), self.convert(node.right)
+            op = _BINARY[type(node.op)]
+            if op is E.power:
+                self._check_exponent(right, node)
+            return self.fold(Apply(op, (left, right)), node)
+        if isinstance(node, ast.BinOp):
+            hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
+            raise self.error(f"operator {type(node.op).__name__} is not allowed{hint}", node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+            return self.fold(Apply(E.negative, (self.convert(node.operand),)), node)
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
+            return self.convert(node.operand)
+        if isinstance(node, ast.Constant):
+            return self.number(node)
+        if isinstance(node, ast.Name):
+            return self.name(node)
+        if isinstance(node, ast.Call):
+            return self.call(node)
+        for kind, hint in _FORBIDDEN_HINTS.items():
+            if isinstance(node, kind):
+                raise self.error(hint, node)
+        raise self.error(f"{type(node).__name__} is not allowed in an expression", node)
+
+    def number(self, node: ast.Constant) -> Number:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.error(f"only real numbers are allowed, not {type(value).__name__}", node)
+        if isinstance(value, int) and abs(value) > 10**300:
+            raise LimitError(f"integer literal at column {node.col_offset} is too large")
+        if not math.isfinite(float(value)):
+            raise self.error("number is too large (it overflows to infinity)", node)
+        text = ast.get_source_segment(self.text, node) or repr(value)
+        return Number(text.replace("_", ""), float(value))
+
+    def name(self, node: ast.Name) -> Node:
+        name = node.id
+        if name in E.CONSTANTS and (self.explicit is None or name not in self.explicit):
+            return NamedConstant(E.CONSTANTS[name])
+        if name in E.FUNCTIONS or name in E.ALIASES:
+            raise self.error(f"{name} is a function: write {name}(...)", node)
+        if self.explicit is not None:
+            if name in self.explicit:
+                return Variable(name, self.explicit.index(name))
+            raise self.error(f"unknown name {name!r}; the variables are "
+                             f"{', '.join(self.explicit) or 'none'}", node)
+        if _VARIABLE_NAME.match(name):
+            self.found.add(name)
+            return Variable(name, -1)  # index assigned once all variables are known
+        raise self.error(self._unknown(name, "name") + "; variables are single letters "
+                         "optionally followed by digits (x, y, x0, x1), or pass variables=",
+                         node)
+
+    def call(self, node: ast.Call) -> Node:
+        if not isinstance(node.func, ast.Name):
+            raise self.error("only calls of elementary functions by name are allowed", node)
+        name = node.func.id
+        if name not in E.FUNCTIONS and name not in E.ALIASES:
+            raise self.error(self._unknown(name, "function"), node)
+        if node.keywords:
+            raise self.error(f"{name}() takes no keyword arguments", node.keywords[0].value)
+        row = E.lookup(name)
+        if len(node.args) != row.arity:
+            raise self.error(f"{name}() takes {row.arity} argument(s), got {len(node.args)}",
+                             node)
+        return self.fold(Apply(row, tuple(self.convert(a) for a in node.args)), node)
+
+    def fold(self, node: Apply, where: ast.AST) -> Node:
+        """Count nodes, and refuse constant subexpressions that overflow."""
+        self.nodes += 1
+        if all(isinstance(a, Number) for a in node.args):
+            with np.errstate(all="ignore"):
+                value = float(np.real(node.op.numpy(*(a.value for a in node.args))))
+            if math.isinf(value):
+                raise LimitError(f"constant expression at column {where.col_offset} "
+                                 f"overflows to infinity")
+        return node
+
+    def _check_exponent(self, exponent: Node, where: ast.AST) -> None:
+        value = _constant_value(exponent)
+        if value is not None and not abs(value) <= self.limits.max_exponent:
+            raise LimitError(
+                f"exponent {value:g} at column {where.col_offset} exceeds the limit "
+                f"{self.limits.max_exponent:g}; pass limits=diffx.functions.Limits("
+                f"max_exponent=...) to allow it")
+
+    def _unknown(self, name: str, what: str) -> str:
+        known = [*E.FUNCTIONS, *E.ALIASES, *E.CONSTANTS]
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        return f"unknown {what} {name!r}{hint}"
+
+
+def _constant_value(node: Node) -> float | None:
+    """The float value of a subtree without variables (None if it has variables)."""
+    if isinstance(node, Number):
+        return node.value
+    if isinstance(node, NamedConstant):
+        return node.constant.float_value
+    if isinstance(node, Apply):
+        values = [_constant_value(a) for a in node.args]
+        if any(v is None for v in values):
+            return None
+        with np.errstate(all="ignore"):
+            return float(np.real(node.op.numpy(*values)))
+    return None
+
+
+def _reindex(node: Node, order: dict[str, int]) -> Node:
+    if isinstance(node, Variable):
+        return Variable(node.name, order[node.name])
+    if isinstance(node, Apply):
+        return Apply(node.op, tuple(_reindex(a, order) for a in node.args))
+    return node
+
+
+def _check_text(text: str, limits: Limits) -> str:
+    if not isinstance(text, str):
+        raise ParseError(f"expected an expression string, got {type(text).__name__}")
+    if len(text) > limits.max_length:
+        raise LimitError(f"expression is {len(text)} characters long; the limit is "
+                         f"{limits.max_length}")
+    for column, char in enumerate(text):
+        if ord(char) > 126 or (ord(char) < 32 and char not in "\t\n\r"):
+            raise ParseError(f"character U+{ord(char):04X} is not allowed (expressions are "
+                             f"plain ASCII)", text, column)
+    if not text.strip():
+        raise ParseError("empty expression", text, 0)
+    depth = 0
+    for column, char in enumerate(text):  # fail fast, before Python's own parser recurses
+        depth += (char in "([") - (char in ")]")
+        if depth > limits.max_depth:
+            raise LimitError(f"parentheses nest deeper than {limits.max_depth} levels "
+                             f"(column {column})")
+    return text.replace("^", "**")  # caret as power, as in most calculators and papers
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation of parsed trees: compiled once into closures over the elementary table
+# --------------------------------------------------------------------------------------------
+def _constant_backend(args: Sequence[Any]) -> str:
+    backend = E.backend_of(*args)
+    if backend == "object":
+        first = next(a for a in args if isinstance(a, np.ndarray) and a.dtype == object)
+        backend = E.backend_of(first.flat[0]) if first.size else "numpy"
+    return backend if backend in ("sympy", "mpmath") else "numpy"
+
+
+def _compile(node: Node) -> Callable[[Sequence[Any], str], Any]:
+    if isinstance(node, Variable):
+        index = node.index
+        return lambda args, backend: args[index]
+    if isinstance(node, Number):
+        value, text = node.value, node.text
+        exact = sympy.Rational(text) if re.fullmatch(r"[0-9.eE+-]+", text) else sympy.Float(value)
+
+        def number(args, backend):
+            if backend == "sympy":
+                return exact
+            if backend == "mpmath":
+                return mpmath.mpf(text)
+            return value
+
+        return number
+    if isinstance(node, NamedConstant):
+        constant = node.constant
+        return lambda args, backend: constant.value_for(backend)
+    op = node.op
+    children = [_compile(a) for a in node.args]
+    if len(children) == 1:
+        (child,) = children
+        return lambda args, backend: op(child(args, backend))
+    left, right = children
+    return lambda args, backend: op(left(args, backend), right(args, backend))
+
+
+def _to_sympy(node: Node, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+    return _compile(node)(symbols, "sympy")
+
+
+# --------------------------------------------------------------------------------------------
+# SymPy expressions → nodes (so a SymPy input also runs on duals, tensors and mpmath)
+# --------------------------------------------------------------------------------------------
+_SYMPY_FUNCTIONS = {
+    sympy.sin: E.sin, sympy.cos: E.cos, sympy.tan: E.tan, sympy.exp: E.exp, sympy.log: E.log,
+    sympy.tanh: E.tanh, sympy.sinh: E.sinh, sympy.cosh: E.cosh, sympy.asin: E.arcsin,
+    sympy.acos: E.arccos, sympy.atan: E.arctan, sympy.Abs: E.abs, sympy.sign: E.sign,
+}
+
+
+def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
+    if isinstance(expr, sympy.Symbol):
+        return Variable(expr.name, order[expr])
+    if expr is sympy.pi:
+        return NamedConstant(E.CONSTANTS["pi"])
+    if expr is sympy.E:
+        return NamedConstant(E.CONSTANTS["e"])
+    if expr.is_Number:
+        if not expr.is_real or not expr.is_finite:
+            raise UnsupportedError(f"SymPy number {expr} is not a finite real number")
+        if expr.is_Rational and not expr.is_Integer:
+            return Apply(E.divide, (Number(str(expr.p), float(expr.p)),
+                                    Number(str(expr.q), float(expr.q))))
+        return Number(str(expr), float(expr))
+    args = [_from_sympy(a, order) for a in expr.args]
+    if isinstance(expr, (sympy.Add, sympy.Mul)):
+        op = E.add if isinstance(expr, sympy.Add) else E.multiply
+        node = args[0]
+        for arg in args[1:]:
+            node = Apply(op, (node, arg))
+        return node
+    if isinstance(expr, sympy.Pow):
+        base, exponent = args
+        if expr.exp == sympy.S.Half:
+            return Apply(E.sqrt, (base,))
+        return Apply(E.power, (base, exponent))
+    if isinstance(expr, sympy.Max) and len(args) == 2 and sympy.S.Zero in expr.args:
+        other = args[1] if expr.args[0] == 0 else args[0]
+        return Apply(E.relu, (other,))
+    if isinstance(expr, sympy.Heaviside):
+        return Apply(E.heaviside, (args[0],))
+    row = _SYMPY_FUNCTIONS.get(expr.func)
+    if row is None:
+        raise UnsupportedError(
+            f"SymPy function {expr.func.__name__} is not in diffx's elementary table "
+            f"({', '.join(E.FUNCTIONS)})")
+    return Apply(row, tuple(args))
+
+
+# --------------------------------------------------------------------------------------------
+# The Function
+# --------------------------------------------------------------------------------------------
+class Function:
+    """A scalar or vector function of n real variables that every engine can differentiate.
+
+    ``f(a, b, ...)`` evaluates with one argument per variable, each a number of any backend.
+    Engines call :meth:`on_vector` with a vector-like of length n (ndarray, Dual vector,
+    tensor, object array of symbols); the result is a scalar or a list of m scalars.
+    ``variables`` is ``None`` for a callable whose number of inputs is set by the point.
+    """
+
+    def __init__(self, *, tree: list[Node] | None = None, vector_output: bool = False,
+                 variables: Sequence[str] | None = None, func: Callable | None = None,
+                 text: str | None = None, name: str | None = None):
+        self.tree = tree
+        self.vector_output = vector_output
+        self.variables = tuple(variables) if variables is not None else None
+        self.func = func
+        self.text = text
+        self.name = name or text or getattr(func, "__name__", "f")
+        self._compiled = [_compile(node) for node in tree] if tree is not None else None
+        self._multi_param = False
+        if func is not None and self.variables is None:
+            self._multi_param = _positional_count(func) > 1
+            if self._multi_param:
+                self.variables = tuple(f"x{i}" for i in range(_positional_count(func)))
+        self._sympy_cache: dict[int, Any] = {}
+
+    # --- evaluation -------------------------------------------------------------------------
+    def __call__(self, *args: Any) -> Any:
+        if self._compiled is not None:
+            self._check_arity(len(args))
+            backend = _constant_backend(args)
+            outputs = [code(args, backend) for code in self._compiled]
+            return outputs if self.vector_output else outputs[0]
+        return self.func(*args)
+
+    def on_vector(self, v: Any, n: int) -> Any:
+        """Evaluate at a vector-like ``v`` of length ``n`` (scalar or list of m outputs)."""
+        self._check_arity(n)
+        if self._compiled is not None or self._multi_param:
+            return self(*(v[i] for i in range(n)))
+        return self.func(v[0] if n == 1 else v)
+
+    def _check_arity(self, n: int) -> None:
+        if self.variables is not None and n != len(self.variables):
+            raise DiffxError(
+                f"{self.name} is a function of {len(self.variables)} variable(s) "
+                f"({', '.join(self.variables)}) but the point has {n} coordinate(s)")
+
+    def n_inputs(self, x: Any) -> int:
+        return len(self.variables) if self.variables is not None else int(np.size(x))
+
+    def numpy_call(self, x: np.ndarray) -> np.ndarray:
+        """Evaluate at a float or complex vector; returns an ndarray of shape () or (m,)."""
+        return np.asarray(_as_outputs(self.on_vector(x, len(x)), np.stack, np.asarray))
+
+    # --- SymPy form ---------------------------------------------------------------------------
+    def symbols(self, n: int) -> tuple[sympy.Symbol, ...]:
+        names = self.variables if self.variables is not None else (
+            ("x",) if n == 1 else tuple(f"x{i}" for i in range(n)))
+        return tuple(sympy.Symbol(name, real=True) for name in names)
+
+    def sympy_form(self, n: int) -> list[sympy.Expr]:
+        """The function as a list of m SymPy expressions in :meth:`symbols` ``(n)``.
+
+        Raises UnsupportedError when a callable cannot be traced with SymPy symbols (it branches
+        on values, or uses functions outside diffx's table).
+        """
+        if n not in self._sympy_cache:
+            self._sympy_cache[n] = self._trace_sympy(n)
+        return self._sympy_cache[n]
+
+    def _trace_sympy(self, n: int) -> list[sympy.Expr]:
+        symbols = self.symbols(n)
+        if self.tree is not None:
+            return [sympy.sympify(_to_sympy(node, symbols)) for node in self.tree]
+        vector = np.array(symbols, dtype=object)
+        try:
+            out = self.on_vector(vector, n)
+        except DiffxError:
+            raise
+        except Exception as exc:  # the callable did something SymPy symbols cannot do
+            raise UnsupportedError(
+                f"{self.name} could not be traced with SymPy symbols ({type(exc).__name__}: "
+                f"{exc}); write it with diffx.sin, diffx.exp, ... and without branches on "
+                f"values") from None
+        outputs = _as_outputs(out, list, lambda o: o)
+        outputs = list(outputs) if isinstance(outputs, (list, np.ndarray)) else [outputs]
+        flat = [sympy.sympify(o) for o in np.asarray(outputs, dtype=object).ravel()]
+        return flat
+
+    def is_vector_valued(self, n: int) -> bool:
+        if self.tree is not None:
+            return self.vector_output
+        return len(self.sympy_form(n)) > 1 if self._sympy_ok(n) else np.size(
+            self.numpy_call(np.ones(n))) > 1
+
+    def _sympy_ok(self, n: int) -> bool:
+        try:
+            self.sympy_form(n)
+            return True
+        except UnsupportedError:
+            return False
+
+    def __repr__(self) -> str:
+        return f"Function({self.name!r}, variables={self.variables})"
+
+
+def _positional_count(func: Callable) -> int:
+    try:
+        params = inspect.signature(func).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return sum(1 for p in params if p.kind in kinds and p.default is inspect.Parameter.empty)
+
+
+def _as_outputs(out: Any, stack: Callable, single: Callable) -> Any:
+    """Lists/tuples of outputs are stacked with the backend's ``stack``; anything else kept."""
+    if isinstance(out, (list, tuple)):
+        return stack([single(o) for o in out])
+    return out
+
+
+def parse(text: str, variables: Sequence[str] | None = None,
+          limits: Limits = DEFAULT_LIMITS) -> Function:
+    """Parse an expression string into a :class:`Function`, safely (nothing is evaluated).
+
+    Accepts numbers, the variables, ``+ - * / **`` (``^`` means ``**``), unary minus, calls of
+    the elementary functions (``diffx.elementary.FUNCTIONS`` and aliases such as ``ln``) and the
+    constants ``pi`` and ``e``. ``"[x*y, sin(x)]"`` is a vector-valued function. Variables are
+    single letters optionally followed by digits, sorted naturally (x2 before x10) unless
+    ``variables`` gives names and order.
+
+    Raises ParseError (pointing at the offending column) or LimitError.
+    """
+    if variables is not None:
+        for name in variables:
+            if not isinstance(name, str) or not _IDENTIFIER.match(name) or name in E.FUNCTIONS:
+                raise ParseError(f"invalid variable name {name!r}")
+    source = _check_text(text, limits)
+    parser = _Parser(source, variables, limits)
+    tree, vector_output = parser.parse()
+    if variables is None:
+        names = tuple(sorted(parser.found, key=natural_key))
+        order = {name: i for i, name in enumerate(names)}
+        tree = [_reindex(node, order) for node in tree]
+    else:
+        names = tuple(variables)
+    if not names:
+        names = ("x",)  # a constant is a function of x with zero derivative
+    return Function(tree=tree, vector_output=vector_output, variables=names, text=text.strip())
+
+
+def as_function(f: Any, variables: Sequence[str] | None = None) -> Function:
+    """Accept a string, SymPy expression (or list of them), Function or callable.
+
+    >>> as_function("x*y").variables
+    ('x', 'y')
+    """
+    if isinstance(f, Function):
+        return f
+    if isinstance(f, str):
+        return parse(f, variables=variables)
+    if isinstance(f, sympy.Basic) or (isinstance(f, (list, tuple)) and f
+                                      and all(isinstance(g, sympy.Basic) for g in f)):
+        exprs = list(f) if isinstance(f, (list, tuple)) else [f]
+        free = set().union(*(g.free_symbols for g in exprs))
+        if variables is not None:
+            by_name = {s.name: s for s in free}
+            ordered = [by_name.get(name, sympy.Symbol(name)) for name in variables]
+        else:
+            ordered = sorted(free, key=lambda s: natural_key(s.name)) or [sympy.Symbol("x")]
+        order = {s: i for i, s in enumerate(ordered)}
+        tree = [_from_sympy(g, order) for g in exprs]
+        return Function(tree=tree, vector_output=isinstance(f, (list, tuple)),
+                        variables=[s.name for s in ordered], text=str(f))
+    if callable(f):
+        return Function(func=f, variables=variables)
+    raise DiffxError(f"cannot differentiate a {type(f).__name__}: pass an expression string, "
+                     f"a SymPy expression or a callable")

@@ -1,0 +1,154 @@
+"""High-precision reference derivatives: the truth every error in diffx is measured against.
+
+The derivative is formed symbolically from the function's SymPy form and evaluated by SymPy's
+``evalf`` at ``digits`` significant digits with the point substituted *exactly* (a float is a
+dyadic rational), so the reference is the exact derivative of the function at exactly the float
+the engines see. ``evalf`` raises its working precision until the result has the digits asked
+for, so cancellation inside the derivative formula does not cost accuracy.
+
+A callable that cannot be traced with SymPy symbols is differentiated by ``mpmath.diff`` on the
+callable evaluated with mpmath numbers at ``digits + 30`` working digits (mpmath's own
+extrapolated finite differences; accurate to about ``digits`` for analytic functions).
+
+    >>> float(reference_derivative("sin(x)*exp(x)", 1.3)) == float(
+    ...     __import__("mpmath").diff(lambda t: __import__("mpmath").sin(t)
+    ...                               * __import__("mpmath").exp(t), 1.3))
+    True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import mpmath
+import numpy as np
+import sympy
+
+from diffx.errors import DomainError, UnsupportedError
+from diffx.functions import Function, as_function
+
+__all__ = [
+    "DIGITS",
+    "reference_derivative",
+    "reference_gradient",
+    "reference_hessian",
+    "reference_jacobian",
+    "reference_value",
+    "to_float",
+]
+
+DIGITS = 50
+
+
+def _exact(x: float) -> sympy.Rational:
+    return sympy.Rational(float(x))  # exact: every float is a dyadic rational
+
+
+def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], point: np.ndarray,
+              digits: int) -> mpmath.mpf:
+    subs = {s: _exact(v) for s, v in zip(symbols, point)}
+    value = expr.evalf(n=digits, subs=subs, maxn=10 * digits)
+    if not value.is_Number:
+        value = sympy.N(expr.subs(subs), digits)
+    if not value.is_Number or not value.is_finite:
+        raise DomainError(f"the derivative {expr} is not finite at {tuple(point)}")
+    if not value.is_real:
+        raise DomainError(f"the derivative {expr} is not real at {tuple(point)} "
+                          f"(outside the real domain)")
+    with mpmath.workdps(digits + 10):
+        return mpmath.mpf(value._to_mpmath(mpmath.mp.prec))
+
+
+def _sympy_forms(fn: Function, n: int) -> list[sympy.Expr] | None:
+    try:
+        return fn.sympy_form(n)
+    except UnsupportedError:
+        return None
+
+
+def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],
+                       output: int, digits: int) -> mpmath.mpf:
+    """∂^orders f_output at point, by mpmath.diff on the callable evaluated in mpmath."""
+    with mpmath.workdps(digits + 30):
+        def component(*args):
+            out = fn.on_vector(list(args), len(args))
+            outs = list(out) if isinstance(out, (list, tuple, np.ndarray)) else [out]
+            return outs[output]
+
+        args = [mpmath.mpf(float(v)) for v in point]
+        value = mpmath.diff(component, args if len(args) > 1 else args[0],
+                            tuple(orders) if len(orders) > 1 else orders[0])
+        if isinstance(value, mpmath.mpc):
+            raise DomainError(f"{fn.name} is not real near {tuple(point)}")
+        return +value
+
+
+def _partial(fn: Function, point: np.ndarray, orders: Sequence[int], output: int = 0,
+             digits: int = DIGITS) -> mpmath.mpf:
+    n = point.size
+    forms = _sympy_forms(fn, n)
+    if forms is None:
+        return _mpmath_derivative(fn, point, orders, output, digits)
+    symbols = fn.symbols(n)
+    expr = forms[output]
+    for symbol, order in zip(symbols, orders):
+        if order:
+            expr = sympy.diff(expr, symbol, order)
+    return _evaluate(expr, symbols, point, digits)
+
+
+def _point(x: Any) -> np.ndarray:
+    return np.atleast_1d(np.asarray(x, dtype=float))
+
+
+def reference_value(f: Any, x: Any, digits: int = DIGITS) -> mpmath.mpf:
+    """f(x) at ``digits`` significant digits (scalar functions)."""
+    point = _point(x)
+    return _partial(as_function(f), point, [0] * point.size, digits=digits)
+
+
+def reference_derivative(f: Any, x: float, order: int = 1, digits: int = DIGITS) -> mpmath.mpf:
+    """The ``order``-th derivative of a scalar function of one variable, as an mpmath number."""
+    return _partial(as_function(f), _point(x), [order], digits=digits)
+
+
+def reference_jacobian(f: Any, x: Any, digits: int = DIGITS) -> np.ndarray:
+    """Jacobian (m, n) as an object array of mpmath numbers."""
+    fn = as_function(f)
+    point = _point(x)
+    n = point.size
+    forms = _sympy_forms(fn, n)
+    m = len(forms) if forms is not None else np.size(fn.numpy_call(point))
+    J = np.empty((m, n), dtype=object)
+    for i in range(m):
+        for j in range(n):
+            J[i, j] = _partial(fn, point, np.eye(n, dtype=int)[j], i, digits)
+    return J
+
+
+def reference_gradient(f: Any, x: Any, digits: int = DIGITS) -> np.ndarray:
+    """Gradient (n,) of a scalar function as an object array of mpmath numbers."""
+    return reference_jacobian(f, x, digits)[0]
+
+
+def reference_hessian(f: Any, x: Any, digits: int = DIGITS) -> np.ndarray:
+    """Hessian (n, n) of a scalar function as an object array of mpmath numbers."""
+    fn = as_function(f)
+    point = _point(x)
+    n = point.size
+    H = np.empty((n, n), dtype=object)
+    for i in range(n):
+        for j in range(i, n):
+            orders = np.zeros(n, dtype=int)
+            orders[i] += 1
+            orders[j] += 1
+            H[i, j] = H[j, i] = _partial(fn, point, orders, 0, digits)
+    return H
+
+
+def to_float(reference: Any) -> Any:
+    """Round a reference (mpmath number or object array of them) to float64."""
+    if isinstance(reference, np.ndarray):
+        return np.array([float(v) for v in reference.ravel()]).reshape(reference.shape)
+    return float(reference)
