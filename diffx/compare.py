@@ -162,12 +162,14 @@ class Comparison:
 
 # --------------------------------------------------------------------------------------------
 def _format_value(value: Any) -> str:
-    if isinstance(value, np.ndarray) or isinstance(value, (list, tuple)):
+    """Full precision (17 significant digits) — the digits are the point; arrays as nested lists."""
+    if isinstance(value, (np.ndarray, list, tuple)):
         array = np.asarray(value)
         if array.dtype == object:
             array = to_float(array)
-        return np.array2string(array, precision=17, separator=", ", max_line_width=10_000,
-                               floatmode="maxprec")
+        if array.ndim == 0:
+            return _format_value(float(array))
+        return "[" + ", ".join(_format_value(item) for item in array) + "]"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "nan"
     return f"{float(value):.17g}"
