@@ -323,7 +323,7 @@ sqrt = _row("sqrt", np.sqrt, mpmath.sqrt, sympy.sqrt, lambda tf: tf.math.sqrt,
             [lambda x, y: 0.5 / y],
             domain=Domain(Interval(0, INF, lower_closed=True), Interval(0, INF)))
 tanh = _row("tanh", np.tanh, mpmath.tanh, sympy.tanh, lambda tf: tf.math.tanh,
-            [lambda x, y: 1.0 - y * y])
+            [lambda x, y: 1.0 / cosh(x) ** 2])  # not 1 - y², which cancels for large |x|
 sinh = _row("sinh", np.sinh, mpmath.sinh, sympy.sinh, lambda tf: tf.math.sinh,
             [lambda x, y: cosh(x)])
 cosh = _row("cosh", np.cosh, mpmath.cosh, sympy.cosh, lambda tf: tf.math.cosh,
@@ -347,7 +347,8 @@ abs = _row("abs", np.abs, mpmath.fabs, sympy.Abs, lambda tf: tf.math.abs,  # noq
            doc="|x|; derivative taken as sign(x), 0 at the kink (the TensorFlow convention)")
 sigmoid = _row("sigmoid", _np_sigmoid, lambda x: 1 / (1 + mpmath.exp(-x)),
                lambda x: 1 / (1 + sympy.exp(-x)), lambda tf: tf.math.sigmoid,
-               [lambda x, y: y * (1.0 - y)], doc="logistic function 1/(1+exp(-x))")
+               [lambda x, y: y * sigmoid(-x)],  # not y(1 - y): 1 - y cancels for large x
+               doc="logistic function 1/(1+exp(-x))")
 softplus = _row("softplus", _np_softplus, lambda x: mpmath.log1p(mpmath.exp(x)),
                 lambda x: sympy.log(1 + sympy.exp(x)), lambda tf: tf.math.softplus,
                 [lambda x, y: sigmoid(x)], doc="log(1 + exp(x))")

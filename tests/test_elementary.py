@@ -1,0 +1,487 @@
+"""Tests of the elementary table: every row's four forms, its partials, dispatch and domains.
+
+The truth in every numeric check is independent of diffx's engines: mpmath at 50 digits (its own
+functions, and ``mpmath.diff`` for derivatives), SymPy's ``diff`` evaluated with ``evalf(50)``,
+``cmath`` or a closed form. Float arguments are converted exactly (``sympy.Rational(x)``,
+``mpmath.mpf(x)``), so every error measured is the error of the function at that exact float.
+
+Tolerances (EPS = 2**-52 ≈ 2.22e-16, one unit in the last place relative to 1):
+
+* FLOAT_RTOL = 4·EPS for a float form against the 50-digit truth. glibc's libm and numpy's own
+  ufuncs are documented to within 1 ulp for these functions; sigmoid/softplus compose 2–3 such
+  operations. The measured worst case on the points below is 0.7·EPS (numpy and TensorFlow
+  alike; TF's CPU kernels call the same libm for float64), so 4·EPS leaves room for other
+  platforms' libms while still failing at any real error (a wrong branch, a float32 round trip).
+* RULE_RTOL = 1e-14 (≈ 45·EPS) for a partial rule evaluated in floats: the rule is a few float
+  operations on an already rounded ``out``, and rules such as 1 - y² (tanh) or y(1 - y) (sigmoid)
+  amplify the error of ``out`` by 1/(1 - y²); the points are chosen so the amplification stays
+  below ~20.
+* MP_RTOL = 1e-40 for the same rules evaluated on mpmath numbers at 50 digits against
+  ``mpmath.diff``: both sides carry ~50 digits, so 1e-40 leaves 10 digits of slack and still
+  rejects anything computed in float64 (1e-16) — it proves the rules are mathematically right.
+* SYMPY_RTOL = 1e-45 for the SymPy form (evalf(50)) against the mpmath form (50 digits): two
+  independent 50-digit evaluations of the same exact number.
+"""
+
+from __future__ import annotations
+
+import cmath
+import math
+import subprocess
+import sys
+import warnings
+
+import mpmath
+import numpy as np
+import pytest
+import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import diffx
+from diffx import elementary as E
+from diffx.elementary import CONSTANTS, ELEMENTARY, FUNCTIONS, OPERATORS
+from diffx.engines.dual import Dual
+from diffx.errors import UnsupportedError
+
+EPS = float(np.finfo(float).eps)
+FLOAT_RTOL = 4 * EPS
+RULE_RTOL = 1e-14
+MP_RTOL = 1e-40
+SYMPY_RTOL = 1e-45
+DPS = 50
+
+# Points strictly inside each unary row's *derivative* domain (away from kinks, poles, ±1 of
+# arcsin/arccos, and in the range where the float rules are well conditioned — see RULE_RTOL).
+UNARY_POINTS: dict[str, list[float]] = {
+    "negative": [-2.5, 0.3, 7.0],
+    "sin": [-2.5, -0.3, 0.7, 3.0, 10.0],
+    "cos": [-2.5, 0.3, 1.2, 3.0, 10.0],
+    "tan": [-1.2, -0.3, 0.4, 1.3],
+    "exp": [-20.0, -1.5, 0.3, 2.0, 30.0],
+    "log": [1e-3, 0.5, 1.5, 7.0, 1e5],
+    "sqrt": [1e-4, 0.5, 2.0, 9.0, 1e6],
+    "tanh": [-3.0, -0.5, 0.2, 1.5, 2.5],
+    "sinh": [-5.0, -0.5, 0.3, 2.0, 10.0],
+    "cosh": [-5.0, -0.5, 0.3, 2.0, 10.0],
+    "arcsin": [-0.9, -0.3, 0.1, 0.6, 0.95],
+    "arccos": [-0.9, -0.3, 0.1, 0.6, 0.95],
+    "arctan": [-10.0, -0.7, 0.2, 1.5, 50.0],
+    "abs": [-2.5, -0.1, 0.3, 7.0],
+    "sigmoid": [-30.0, -3.0, -0.5, 0.5, 3.0],
+    "softplus": [-30.0, -3.0, -0.5, 0.5, 3.0, 30.0],
+    "relu": [-2.0, -0.1, 0.3, 5.0],
+    "sign": [-2.0, -0.1, 0.3, 5.0],
+    "heaviside": [-2.0, -0.1, 0.3, 5.0],
+}
+# Binary operators; power only with a positive base (its second partial is out·log(a)).
+BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
+    "add": [(1.7, -0.6), (0.3, 2.5)],
+    "subtract": [(1.7, -0.6), (0.3, 2.5)],
+    "multiply": [(1.7, -0.6), (0.3, 2.5)],
+    "divide": [(1.7, -0.6), (0.3, 2.5), (-4.0, 0.7)],
+    "power": [(1.7, -0.6), (0.3, 2.5), (2.0, 3.0), (0.9, 0.5)],
+}
+CASES = [(name, (x,)) for name, xs in UNARY_POINTS.items() for x in xs] + [
+    (name, ab) for name, pairs in BINARY_POINTS.items() for ab in pairs]
+UNARY_CASES = [(name, x) for name, xs in UNARY_POINTS.items() for x in xs]
+
+
+def _mp(value) -> mpmath.mpf:
+    """A SymPy number (evalf'd) or float as an mpmath number at the current precision."""
+    if isinstance(value, sympy.Basic):
+        return mpmath.mpf(str(sympy.N(value, DPS + 5)))
+    return mpmath.mpf(value)
+
+
+def _rel(got, truth) -> mpmath.mpf:
+    """Relative error of ``got``; for a zero truth the absolute error (which must then be 0)."""
+    with mpmath.workdps(DPS + 10):
+        got, truth = _mp(got), _mp(truth)
+        return abs(got - truth) / abs(truth) if truth != 0 else abs(got)
+
+
+def _mp_value(name: str, args: tuple[float, ...]) -> mpmath.mpf:
+    with mpmath.workdps(DPS):
+        return ELEMENTARY[name].mpmath(*(mpmath.mpf(a) for a in args))
+
+
+# --------------------------------------------------------------------------------------------
+# The table's contents
+# --------------------------------------------------------------------------------------------
+def test_table_has_the_promised_names() -> None:
+    assert {"sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "sinh", "cosh", "arcsin",
+            "arccos", "arctan", "abs", "sigmoid", "softplus", "relu"} <= set(FUNCTIONS)
+    assert {"add", "subtract", "multiply", "divide", "power", "negative"} <= set(OPERATORS)
+    assert {"pi", "e"} <= set(CONSTANTS)
+    assert set(ELEMENTARY) == set(FUNCTIONS) | set(OPERATORS)
+
+
+def test_every_row_is_covered_by_these_tests() -> None:
+    # a row added to the table without test points would silently escape the checks below
+    unary = {name for name, row in ELEMENTARY.items() if row.arity == 1}
+    binary = {name for name, row in ELEMENTARY.items() if row.arity == 2}
+    assert unary == set(UNARY_POINTS)
+    assert binary == set(BINARY_POINTS)
+
+
+@pytest.mark.parametrize("name", sorted(ELEMENTARY))
+def test_every_row_has_all_forms(name: str) -> None:
+    row = ELEMENTARY[name]
+    assert row.name == name
+    for form in (row.numpy, row.mpmath, row.sympy, row.tf):
+        assert callable(form)
+    assert len(row.partials) == row.arity >= 1
+    assert all(callable(p) for p in row.partials)
+
+
+def test_constants_agree_in_every_backend() -> None:
+    with mpmath.workdps(DPS):
+        assert CONSTANTS["pi"].float_value == float(mpmath.pi)  # correctly rounded
+        assert CONSTANTS["e"].float_value == float(mpmath.e)
+    for dps in (DPS, 2 * DPS):  # the mpmath value follows the working precision
+        with mpmath.workdps(dps):
+            pi, e = CONSTANTS["pi"].mpmath_value(), CONSTANTS["e"].mpmath_value()
+        with mpmath.workdps(dps + 20):
+            assert abs(pi - mpmath.pi) / mpmath.pi <= mpmath.mpf(10) ** (1 - dps)
+            assert abs(e - mpmath.e) / mpmath.e <= mpmath.mpf(10) ** (1 - dps)
+    assert CONSTANTS["pi"].sympy_value is sympy.pi
+    assert CONSTANTS["e"].sympy_value is sympy.E
+    assert CONSTANTS["pi"].value_for("sympy") is sympy.pi
+    assert isinstance(CONSTANTS["e"].value_for("mpmath"), mpmath.mpf)
+
+
+# --------------------------------------------------------------------------------------------
+# The forms agree with each other and with the 50-digit truth
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("name", "args"), CASES)
+def test_numpy_form_matches_mpmath(name: str, args: tuple[float, ...]) -> None:
+    got = ELEMENTARY[name].numpy(*args)
+    assert isinstance(got, (float, np.floating))
+    assert _rel(got, _mp_value(name, args)) <= FLOAT_RTOL
+
+
+@pytest.mark.parametrize(("name", "args"), CASES)
+def test_sympy_form_matches_mpmath(name: str, args: tuple[float, ...]) -> None:
+    exact = [sympy.Rational(a) for a in args]  # the float's exact binary value
+    value = sympy.N(ELEMENTARY[name].sympy(*exact), DPS)
+    assert value.is_real
+    assert _rel(value, _mp_value(name, args)) <= SYMPY_RTOL
+
+
+@pytest.mark.parametrize(("name", "args"), CASES)
+def test_tf_form_matches_mpmath(name: str, args: tuple[float, ...]) -> None:
+    import tensorflow as tf
+
+    tensors = [tf.constant(a, dtype=tf.float64) for a in args]
+    got = ELEMENTARY[name].tf(tf)(*tensors)
+    assert got.dtype == tf.float64
+    # measured ≤ 0.7·EPS: TF's float64 CPU kernels are as accurate as numpy here
+    assert _rel(float(got.numpy()), _mp_value(name, args)) <= FLOAT_RTOL
+
+
+# --------------------------------------------------------------------------------------------
+# The partial rules: THE one source of derivative truth for dual and trace engines
+# --------------------------------------------------------------------------------------------
+def _partial_cases():
+    for name, args in CASES:
+        for i in range(len(args)):
+            yield pytest.param(name, args, i, id=f"{name}-{args}-d{i}")
+
+
+@pytest.mark.parametrize(("name", "args", "i"), list(_partial_cases()))
+def test_partial_rule_in_floats_matches_sympy_diff(name: str, args: tuple, i: int) -> None:
+    row = ELEMENTARY[name]
+    symbols = sympy.symbols(f"a0:{len(args)}", real=True)
+    derivative = sympy.diff(row.sympy(*symbols), symbols[i])
+    truth = derivative.subs({s: sympy.Rational(a) for s, a in zip(symbols, args)})
+    got = row.partials[i](*args, row.numpy(*args))
+    assert isinstance(got, (float, np.floating))
+    assert _rel(got, truth) <= RULE_RTOL
+
+
+@pytest.mark.parametrize(("name", "args", "i"), list(_partial_cases()))
+def test_partial_rule_in_mpmath_matches_mpmath_diff(name: str, args: tuple, i: int) -> None:
+    row = ELEMENTARY[name]
+    with mpmath.workdps(DPS):
+        margs = tuple(mpmath.mpf(a) for a in args)
+        got = row.partials[i](*margs, row.mpmath(*margs))
+        orders = tuple(int(j == i) for j in range(len(args)))
+        truth = mpmath.diff(row.mpmath, margs if len(margs) > 1 else margs[0],
+                            orders if len(margs) > 1 else 1)
+        # a rule that secretly computed in float64 would be off by ~1e-16 here, not 1e-40
+        assert _rel(got, truth) <= MP_RTOL
+
+
+def test_partial_rule_runs_on_sympy_symbols() -> None:
+    # the same rules build SymPy expressions (what trace views rely on); rules written with
+    # float literals (1.0 - x*x) carry SymPy Floats, which nsimplify turns back into 1
+    x = sympy.Symbol("x", real=True)
+    for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "arcsin", "arccos",
+                 "arctan", "sinh", "cosh", "sigmoid", "softplus"):
+        row = FUNCTIONS[name]
+        rule = sympy.nsimplify(row.partials[0](x, row.sympy(x)))
+        assert sympy.simplify(rule - sympy.diff(row.sympy(x), x)) == 0, name
+
+
+# --------------------------------------------------------------------------------------------
+# Dispatch on the argument's type
+# --------------------------------------------------------------------------------------------
+SIN_HALF = float(mpmath.sin(mpmath.mpf(0.5)))  # correctly rounded sin(0.5)
+COS_HALF = float(mpmath.cos(mpmath.mpf(0.5)))
+
+
+def test_dispatch_float_and_ndarray() -> None:
+    assert abs(diffx.sin(0.5) - SIN_HALF) <= FLOAT_RTOL * SIN_HALF
+    assert abs(diffx.sin(1) - math.sin(1.0)) <= FLOAT_RTOL  # ints go to numpy too
+    xs = np.array([0.5, -1.0, 2.0])
+    got = diffx.sin(xs)
+    assert isinstance(got, np.ndarray) and got.shape == (3,) and got.dtype == np.float64
+    truth = [float(mpmath.sin(mpmath.mpf(v))) for v in xs]
+    assert np.allclose(got, truth, rtol=FLOAT_RTOL, atol=0)
+
+
+def test_dispatch_float32_stays_float32() -> None:
+    got = diffx.sin(np.float32(0.5))
+    assert isinstance(got, np.float32)
+    assert abs(float(got) - SIN_HALF) <= 2 * float(np.finfo(np.float32).eps)
+
+
+def test_dispatch_mpmath_keeps_precision() -> None:
+    with mpmath.workdps(DPS):
+        got = diffx.sin(mpmath.mpf(1) / 3)
+        assert isinstance(got, mpmath.mpf)
+        truth = sympy.N(sympy.sin(sympy.Rational(1, 3)), DPS)
+        assert _rel(got, truth) <= SYMPY_RTOL
+
+
+def test_dispatch_sympy() -> None:
+    x, y = sympy.symbols("x y")
+    assert diffx.sin(x) == sympy.sin(x)
+    assert diffx.exp(x * y) == sympy.exp(x * y)
+    assert diffx.sigmoid(x) == 1 / (1 + sympy.exp(-x))
+    assert E.power(x, 2) == x**2
+    assert E.add(x, 1) == x + 1
+
+
+def test_dispatch_object_array_elementwise() -> None:
+    x, y = sympy.symbols("x y")
+    got = diffx.sin(np.array([x, y * 2], dtype=object))
+    assert isinstance(got, np.ndarray) and got.dtype == object
+    assert list(got) == [sympy.sin(x), sympy.sin(2 * y)]
+    got = E.multiply(np.array([x, y], dtype=object), 3)
+    assert list(got) == [3 * x, 3 * y]
+    with mpmath.workdps(DPS):
+        arr = diffx.exp(np.array([mpmath.mpf(1), mpmath.mpf(2)], dtype=object))
+        assert all(isinstance(v, mpmath.mpf) for v in arr)
+        assert _rel(arr[1], sympy.N(sympy.exp(2), DPS)) <= SYMPY_RTOL
+
+
+def test_dispatch_tensorflow_constant_and_variable() -> None:
+    import tensorflow as tf
+
+    for arg in (tf.constant(0.5, dtype=tf.float64), tf.Variable(0.5, dtype=tf.float64)):
+        got = diffx.sin(arg)
+        assert tf.is_tensor(got) and not isinstance(got, tf.Variable)
+        assert got.dtype == tf.float64
+        assert abs(float(got.numpy()) - SIN_HALF) <= FLOAT_RTOL * SIN_HALF
+    # a tensor mixed with a float goes to TensorFlow as well
+    got = E.multiply(2.0, tf.constant(0.25, dtype=tf.float64))
+    assert tf.is_tensor(got) and float(got.numpy()) == 0.5
+
+
+def test_dispatch_dual_applies_the_rule() -> None:
+    got = diffx.sin(Dual(0.5, 2.0))
+    assert isinstance(got, Dual)
+    assert abs(got.value - SIN_HALF) <= FLOAT_RTOL * SIN_HALF
+    assert abs(got.tangent - 2 * COS_HALF) <= FLOAT_RTOL * 2 * COS_HALF
+    prod = E.multiply(Dual(3.0, 1.0), Dual(5.0, 0.5))  # d(ab) = b·da + a·db = 5 + 1.5
+    assert (prod.value, prod.tangent) == (15.0, 6.5)
+
+
+def test_wrong_number_of_arguments() -> None:
+    with pytest.raises(TypeError, match="takes 1 argument"):
+        diffx.sin(1.0, 2.0)
+    with pytest.raises(TypeError, match="takes 2 argument"):
+        E.power(2.0)
+
+
+def test_import_diffx_does_not_import_heavy_packages() -> None:
+    code = ("import diffx, sys; "
+            "print('tensorflow' in sys.modules, 'matplotlib' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, check=True)
+    assert out.stdout.split() == ["False", "False"]
+
+
+# --------------------------------------------------------------------------------------------
+# Complex numbers (the complex-step method's safety)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["abs", "relu", "sign", "heaviside"])
+@pytest.mark.parametrize("z", [1 + 2j, np.complex128(0.5 - 1e-100j),
+                               np.array([1.0 + 0j, 2.0 + 1e-20j])])
+def test_non_analytic_rows_refuse_complex(name: str, z) -> None:
+    row = FUNCTIONS[name]
+    assert row.analytic is False
+    with pytest.raises(UnsupportedError, match="complex"):
+        row(z)
+
+
+def test_complex_step_through_abs_is_refused() -> None:
+    with pytest.raises(UnsupportedError):
+        diffx.derivative("abs(x)", 1.5, method="complex-step")
+
+
+# normwise relative error of complex results: a complex op composes 3–4 real roundings per
+# component (e.g. sin(a)cosh(b) + i cos(a)sinh(b)); measured ≤ 2·EPS, bound 8·EPS.
+COMPLEX_RTOL = 8 * EPS
+
+
+@pytest.mark.parametrize(("name", "z", "truth"), [
+    ("sin", 0.7 + 0.3j, cmath.sin),
+    ("exp", -1.2 + 2.0j, cmath.exp),
+    ("log", 2.0 - 0.5j, cmath.log),
+    ("sqrt", 3.0 + 4.0j, cmath.sqrt),
+    ("arctan", 0.4 + 0.2j, cmath.atan),
+    ("sigmoid", 1.0 + 2.0j, lambda z: 1 / (1 + mpmath.exp(-mpmath.mpc(z)))),
+    ("sigmoid", -3.0 + 1e-100j, lambda z: 1 / (1 + mpmath.exp(-mpmath.mpc(z)))),
+    ("softplus", 1.0 + 2.0j, lambda z: mpmath.log(1 + mpmath.exp(mpmath.mpc(z)))),
+    ("softplus", 0.5 + 1e-100j, lambda z: mpmath.log(1 + mpmath.exp(mpmath.mpc(z)))),
+])
+def test_analytic_rows_give_the_analytic_continuation(name: str, z: complex, truth) -> None:
+    row = FUNCTIONS[name]
+    assert row.analytic is True
+    got = complex(row(z))
+    with mpmath.workdps(DPS):
+        expected = mpmath.mpc(truth(z))
+        err = abs(mpmath.mpc(got) - expected) / abs(expected)
+    assert err <= COMPLEX_RTOL
+    if abs(z.imag) < 1e-50:  # the complex-step regime: Im f(x + ih) = h·f'(x) to full accuracy
+        with mpmath.workdps(DPS):
+            d = mpmath.diff(row.mpmath, mpmath.mpf(z.real))
+            assert abs(got.imag / z.imag - float(d)) <= 4 * EPS * abs(float(d))
+
+
+@pytest.mark.parametrize(("a", "b"), [(2.0 + 1.0j, 2.5), (-2.0 + 1e-100j, 2.5), (0.3 - 0.2j, -1.5)])
+def test_power_with_float_exponent_accepts_complex(a: complex, b: float) -> None:
+    assert E.power.analytic is True
+    got = complex(E.power(a, b))
+    with mpmath.workdps(DPS):
+        expected = mpmath.power(mpmath.mpc(a), mpmath.mpf(b))  # principal branch
+        assert abs(mpmath.mpc(got) - expected) / abs(expected) <= COMPLEX_RTOL
+
+
+def test_complex_step_through_power_and_sigmoid() -> None:
+    # d/dx x**2.5 = 2.5·x**1.5 and d/dx sigmoid(x) = s(1-s), closed forms at x = 1.3
+    got = diffx.derivative("x**2.5", 1.3, method="complex-step")
+    assert abs(got - 2.5 * 1.3**1.5) <= 4 * EPS * abs(got)
+    s = 1 / (1 + mpmath.exp(-mpmath.mpf(1.3)))
+    got = diffx.derivative("sigmoid(x)", 1.3, method="complex-step")
+    assert abs(got - float(s * (1 - s))) <= 4 * EPS * abs(got)
+
+
+# --------------------------------------------------------------------------------------------
+# Numerical stability of the numpy forms
+# --------------------------------------------------------------------------------------------
+def _quiet(fn, *args):
+    """Call with every numpy floating-point problem except underflow raised, warnings errors.
+
+    Underflow is not an error: e**-800 ≈ 3.7e-348 lies below the smallest subnormal, and 0 is
+    its correctly rounded value (numpy ignores underflow by default for the same reason).
+    """
+    with warnings.catch_warnings(), np.errstate(over="raise", divide="raise",
+                                                invalid="raise", under="ignore"):
+        warnings.simplefilter("error")
+        return fn(*args)
+
+
+def test_sigmoid_is_stable_for_huge_arguments() -> None:
+    assert _quiet(diffx.sigmoid, 800.0) == 1.0
+    assert _quiet(diffx.sigmoid, -800.0) == 0.0  # the correctly rounded value of 3.7e-348
+    got = _quiet(diffx.sigmoid, -700.0)  # 9.86e-305: representable, must be accurate
+    assert got > 0 and _rel(got, 1 / (1 + mpmath.exp(700))) <= FLOAT_RTOL
+    got = _quiet(diffx.sigmoid, np.array([-800.0, -1.0, 0.0, 1.0, 800.0]))
+    assert np.all(np.isfinite(got)) and got[2] == 0.5
+
+
+def test_softplus_is_stable_for_huge_arguments() -> None:
+    assert _quiet(diffx.softplus, 800.0) == 800.0  # log(1 + e**800) = 800 + 5e-348
+    assert _quiet(diffx.softplus, 1e308) == 1e308
+    got = _quiet(diffx.softplus, -700.0)  # log1p(e**-700) ≈ 9.86e-305
+    assert got > 0 and _rel(got, mpmath.log1p(mpmath.exp(-700))) <= FLOAT_RTOL
+    got = _quiet(diffx.softplus, -740.0)  # ≈ 4.2e-322, subnormal but still positive
+    assert 0 < got < 1e-320
+    # e**-800 underflows: 0.0 is the correctly rounded value, never negative or NaN
+    assert _quiet(diffx.softplus, -800.0) == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Domains
+# --------------------------------------------------------------------------------------------
+def test_domains() -> None:
+    log, sqrt, abs_, arcsin = (FUNCTIONS[n].domain for n in ("log", "sqrt", "abs", "arcsin"))
+    assert not log.defined_at(0.0) and not log.defined_at(-1.0) and log.defined_at(1e-300)
+    assert log.differentiable_at(2.0) and not log.differentiable_at(0.0)
+    assert sqrt.defined_at(0.0) and not sqrt.differentiable_at(0.0)
+    assert sqrt.differentiable_at(1e-300) and not sqrt.defined_at(-1e-300)
+    assert abs_.defined_at(0.0) and not abs_.differentiable_at(0.0) and 0.0 in abs_.kinks
+    assert abs_.differentiable_at(-1e-300) and abs_.differentiable_at(1e-300)
+    assert arcsin.defined_at(1.0) and arcsin.defined_at(-1.0) and not arcsin.defined_at(1.0001)
+    assert arcsin.differentiable_at(0.0) and arcsin.differentiable_at(0.999999)
+    assert not arcsin.differentiable_at(1.0) and not arcsin.differentiable_at(-1.0)
+    assert FUNCTIONS["relu"].domain.kinks == (0.0,)
+    assert FUNCTIONS["sin"].domain.differentiable_at(1e300)
+    assert str(arcsin.values) == "[-1, 1]" and str(arcsin.derivative) == "(-1, 1)"
+
+
+# --------------------------------------------------------------------------------------------
+# Property: the dual engine (which applies the rules) against mpmath.diff, at random points
+# --------------------------------------------------------------------------------------------
+# Ranges where every float rule is well conditioned (see the module docstring): tanh's 1 - y²
+# and sigmoid's y(1 - y) lose ~|log10(1 - y)| digits, so |x| ≤ 3 and ≤ 5 keep the loss ≤ 2.5
+# digits. |x| < 1e-3 is excluded because mpmath.diff's absolute step makes its *relative*
+# accuracy poor where the derivative itself is ~x (cos, cosh near 0).
+SMOOTH_RANGES: dict[str, tuple[float, float]] = {
+    "sin": (-10.0, 10.0), "cos": (-10.0, 10.0), "tan": (-1.5, 1.5), "exp": (-50.0, 50.0),
+    "log": (1e-3, 1e3), "sqrt": (1e-3, 1e3), "tanh": (-3.0, 3.0), "sinh": (-20.0, 20.0),
+    "cosh": (-20.0, 20.0), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9),
+    "arctan": (-100.0, 100.0), "sigmoid": (-5.0, 5.0), "softplus": (-30.0, 30.0),
+}
+DUAL_RTOL = 1e-13  # ≈ 450·EPS: the rule's few roundings times the conditioning bound above
+
+
+def test_smooth_ranges_cover_every_analytic_function() -> None:
+    assert set(SMOOTH_RANGES) == {n for n, row in FUNCTIONS.items() if row.analytic}
+
+
+@pytest.mark.parametrize("name", sorted(SMOOTH_RANGES))
+@settings(max_examples=25, deadline=None, database=None)
+@given(data=st.data())
+def test_dual_derivative_matches_mpmath_diff(name: str, data) -> None:
+    lo, hi = SMOOTH_RANGES[name]
+    x = data.draw(st.floats(lo, hi).filter(lambda t: abs(t) >= 1e-3), label="x")
+    row = FUNCTIONS[name]
+    got = diffx.derivative(lambda t: row(t), x, method="dual")
+    with mpmath.workdps(DPS):
+        truth = mpmath.diff(row.mpmath, mpmath.mpf(x))
+    assert _rel(got, truth) <= DUAL_RTOL
+
+
+# --------------------------------------------------------------------------------------------
+# Tail accuracy of the float rules (tanh' written as 1 - tanh² and sigmoid' as s(1 - s) cancel
+# to 0 for large |x|; the table uses 1/cosh² and s(x)·s(-x), which keep full relative accuracy)
+# --------------------------------------------------------------------------------------------
+def test_tanh_rule_keeps_relative_accuracy_in_the_tails() -> None:
+    for x in (10.0, 20.0):
+        got = diffx.derivative(lambda t: diffx.tanh(t), x, method="dual")
+        truth = 1 / mpmath.cosh(mpmath.mpf(x)) ** 2
+        assert _rel(got, truth) <= DUAL_RTOL
+
+
+def test_sigmoid_rule_keeps_relative_accuracy_in_the_tails() -> None:
+    for x in (15.0, 40.0):
+        got = diffx.derivative(lambda t: diffx.sigmoid(t), x, method="dual")
+        with mpmath.workdps(DPS):
+            s = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
+            truth = s * (1 - s)
+        assert _rel(got, truth) <= DUAL_RTOL
