@@ -108,26 +108,44 @@ _FORBIDDEN_HINTS = {
 class _Parser:
     """Turns whitelisted Python AST into diffx nodes; everything else is a ParseError."""
 
-    def __init__(self, text: str, variables: Sequence[str] | None, limits: Limits):
+    def __init__(self, text: str, variables: Sequence[str] | None, limits: Limits,
+                 original: str | None = None):
         self.text = text
+        self.original = original if original is not None else text
         self.limits = limits
         self.explicit = tuple(variables) if variables is not None else None
         self.found: set[str] = set()
         self.nodes = 0
+        self.constants: dict[int, float] = {}  # id(Apply) -> value of constant subtrees
 
     def error(self, message: str, node: ast.AST | None = None) -> ParseError:
         column = None
         if node is not None and hasattr(node, "col_offset"):
-            # ast columns count UTF-8 bytes; the text is ASCII by now, so bytes == characters
-            column = node.col_offset
-        return ParseError(message, self.text, column)
+            column = self.offset(node.lineno, node.col_offset)
+        return ParseError(message, self.original, column)
+
+    def offset(self, lineno: int, col: int) -> int:
+        """Offset in the user's text of (line, column) in the parsed source.
+
+        The source is ASCII (so ast's byte columns are characters), may span lines, had its
+        leading whitespace removed and each ``^`` widened to ``**``: undo all three.
+        """
+        lines = self.text.split("\n")
+        position = sum(len(line) + 1 for line in lines[:lineno - 1]) + col
+        leading = len(self.original) - len(self.original.lstrip())
+        original = leading
+        consumed = 0
+        while consumed < position and original < len(self.original):
+            consumed += 2 if self.original[original] == "^" else 1
+            original += 1
+        return original
 
     def parse(self) -> tuple[list[Node], bool]:
         try:
             tree = ast.parse(self.text, mode="eval")
         except SyntaxError as exc:
-            column = max((exc.offset or 1) - 1, 0)
-            raise ParseError(f"syntax error: {exc.msg}", self.text, column) from None
+            column = self.offset(exc.lineno or 1, max((exc.offset or 1) - 1, 0))
+            raise ParseError(f"syntax error: {exc.msg}", self.original, column) from None
         except (RecursionError, MemoryError):
             raise LimitError("expression is nested too deeply to parse") from None
         self._check_depth(tree.body)
@@ -186,8 +204,13 @@ class _Parser:
             raise LimitError(f"integer literal at column {node.col_offset} is too large")
         if not math.isfinite(float(value)):
             raise self.error("number is too large (it overflows to infinity)", node)
-        text = ast.get_source_segment(self.text, node) or repr(value)
-        return Number(text.replace("_", ""), float(value))
+        text = (ast.get_source_segment(self.text, node) or repr(value)).replace("_", "")
+        exponent = re.search(r"[eE]([+-]?[0-9]+)$", text)
+        if exponent and abs(int(exponent.group(1))) > 400:
+            # SymPy would build 10**exponent exactly; no float64 needs more than 10**±400
+            raise LimitError(f"the exponent of the number {text[:20]} (column "
+                             f"{self.offset(node.lineno, node.col_offset)}) is out of range")
+        return Number(text, float(value))
 
     def name(self, node: ast.Name) -> Node:
         name = node.id
@@ -224,11 +247,17 @@ class _Parser:
     def fold(self, node: Apply, where: ast.AST) -> Node:
         """Count nodes, and refuse constant subexpressions that overflow."""
         self.nodes += 1
-        if all(isinstance(a, Number) for a in node.args):
+        values = [self.constants.get(id(a)) if isinstance(a, Apply) else _constant_value(a)
+                  for a in node.args]
+        value = None
+        if all(v is not None for v in values):
             with np.errstate(all="ignore"):
-                value = float(np.real(node.op.numpy(*(a.value for a in node.args))))
+                value = float(np.real(node.op.numpy(*values)))
+            self.constants[id(node)] = value
+        if value is not None:
             if math.isinf(value):
-                raise LimitError(f"constant expression at column {where.col_offset} "
+                raise LimitError(f"constant expression at column "
+                                 f"{self.offset(where.lineno, where.col_offset)} "
                                  f"overflows to infinity")
         return node
 
@@ -288,7 +317,7 @@ def _check_text(text: str, limits: Limits) -> str:
         if depth > limits.max_depth:
             raise LimitError(f"parentheses nest deeper than {limits.max_depth} levels "
                              f"(column {column})")
-    return text.replace("^", "**")  # caret as power, as in most calculators and papers
+    return text.strip().replace("^", "**")  # caret as power, as in most calculators and papers
 
 
 # --------------------------------------------------------------------------------------------
@@ -526,7 +555,7 @@ def parse(text: str, variables: Sequence[str] | None = None,
             if not isinstance(name, str) or not _IDENTIFIER.match(name) or name in E.FUNCTIONS:
                 raise ParseError(f"invalid variable name {name!r}")
     source = _check_text(text, limits)
-    parser = _Parser(source, variables, limits)
+    parser = _Parser(source, variables, limits, original=text)
     tree, vector_output = parser.parse()
     if variables is None:
         names = tuple(sorted(parser.found, key=natural_key))
