@@ -219,10 +219,6 @@ def test_no_perturbation_confusion_with_jvp() -> None:
                                                                                          2.0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: diffx.derivative nested inside a function being differentiated drops the outer "
-    "perturbation: dual.derivative returns float(_primal(...)), so d/dx [x * d/dy(x*y)] at "
-    "x = 1 gives 1.0 instead of 2"))
 def test_nested_derivative_keeps_the_outer_perturbation() -> None:
     value = diffx.derivative(lambda x: x * diffx.derivative(lambda y: x * y, 1.0), 1.0)
     assert value == 2.0  # d/dx [x · x] = 2x

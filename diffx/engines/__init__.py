@@ -157,6 +157,8 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     >>> derivative("3*x**3 + x**2", 10.0)
     920.0
     """
+    if isinstance(x, dual.Dual) and method == "dual":  # nested inside an outer dual derivative
+        return dual.derivative(as_function(f, variables), x, order)
     fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
     if point.size != 1:
         raise DiffxError(f"derivative needs a single point x, got {point.size} coordinates "
@@ -169,6 +171,8 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
         result = Estimate(value, 0.0, 1, None, method)
     else:
         result = _run("derivative", fn, point, method, int(order), step, dtype)
+        if isinstance(result.value, dual.Dual):  # f closes over an outer derivative's Dual
+            return result.value
         result = Estimate(float(result.value), _float_or_none(result.error),
                           result.evaluations, result.step, method)
     _finish(result.value, method, fn, point)
