@@ -103,7 +103,7 @@ class _Counter:
             return self.fn.numpy_call(x)
 
 
-def _stencil(f: _Counter, x: np.ndarray, direction: np.ndarray, h: float,
+def _stencil(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, direction: np.ndarray, h: float,
              offsets: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
     """Σ w_i f(x + offset_i·h·direction) / h^order, and its rounding-error bound."""
     weights = fornberg_weights(offsets, order)
@@ -196,18 +196,10 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
         value = first(x.astype(complex))
         return value, EPS * np.abs(value), COMPLEX_STEP
     offsets = stencil_offsets("central", order - 1, 2)
-    weights = fornberg_weights(offsets, order - 1)
     h = step if step is not None else default_step("central", float(np.dot(x, direction)),
                                                    order - 1)
-    total, magnitude = 0.0, 0.0
-    values = {}
-    for w, offset in zip(weights, offsets):
-        if w != 0.0:
-            values[offset] = first((x + offset * h * direction).astype(complex))
-            total = total + w * values[offset]
-            magnitude = magnitude + abs(w) * np.abs(values[offset])
-    value = total / h ** (order - 1)
-    return value, EPS * magnitude / h ** (order - 1) + np.abs(value) * h**2, h
+    value, rounding = _stencil(first, x, direction, h, offsets, order - 1)
+    return value, rounding + np.abs(value) * h**2, h
 
 
 def derivative(fn: Function, x: float, order: int = 1, method: str = "central",
