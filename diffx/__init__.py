@@ -41,6 +41,7 @@ from diffx.errors import (
     UnsupportedError,
 )
 from diffx.functions import Function, parse
+from diffx.trace import Trace, trace
 
 __version__ = "0.1.0"
 
@@ -57,6 +58,7 @@ __all__ = [
     "LimitError",
     "NonDifferentiableError",
     "ParseError",
+    "Trace",
     "UnsupportedError",
     "abs",
     "arccos",
@@ -84,4 +86,5 @@ __all__ = [
     "sqrt",
     "tan",
     "tanh",
+    "trace",
 ]

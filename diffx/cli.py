@@ -49,6 +49,48 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--repeats", type=int, default=None,
                          help="timed calls per method (default: adaptive, >= 3)")
 
+    trace = sub.add_parser("trace", help="print the primal, tangent and adjoint traces",
+                           description="Record one evaluation of EXPR at a point and print its "
+                                       "primal trace, forward tangent trace and reverse adjoint "
+                                       "trace as one aligned table.")
+    trace.add_argument("expression", metavar="EXPR", help='e.g. "log(x1) + x1*x2 - sin(x2)"')
+    trace.add_argument("--at", type=_floats, required=True, metavar="X",
+                       help="the point: a number, or comma-separated numbers (x1,x2,...)")
+    trace.add_argument("--direction", type=_floats, default=None, metavar="D",
+                       help="input tangent of the forward sweep (default: 1,0,...,0)")
+    trace.add_argument("--variables", type=_names, default=None, metavar="X,Y",
+                       help="variable names in order (default: found in EXPR, sorted)")
+    trace.add_argument("--digits", type=int, default=6, help="significant digits shown")
+    trace.add_argument("--plot", default=None, metavar="FILE.png",
+                       help="also draw the computational graph (with adjoints) to this file")
+    trace.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+
+    optimize = sub.add_parser(
+        "optimize", help="minimise a seed problem with gd, momentum or adam",
+        description="Minimise PROBLEM (a seed problem's name, see --list; or an expression "
+                    "with --x0) with gradients from one method and print the result; with "
+                    "--compare, run several methods and tabulate path agreement and time.")
+    optimize.add_argument("problem", metavar="PROBLEM", nargs="?",
+                          help="e.g. himmelblau, rosenbrock, linear_regression, or an EXPR")
+    optimize.add_argument("--method", default="dual", help="gradient method (default: dual)")
+    optimize.add_argument("--optimizer", default=None, metavar="gd|momentum|adam",
+                          help="update rule (default: the problem's, else gd)")
+    optimize.add_argument("--lr", type=float, default=None, help="learning rate")
+    optimize.add_argument("--steps", type=int, default=None, help="number of steps")
+    optimize.add_argument("--x0", type=_floats, default=None, metavar="X",
+                          help="start point, comma-separated (required for an EXPR)")
+    optimize.add_argument("--dtype", default="float64", choices=("float64", "float32"),
+                          help="precision of the run (float32: tape methods only)")
+    optimize.add_argument("--every", type=int, default=0, metavar="N",
+                          help="print the iterate every N steps, as the seeds do")
+    optimize.add_argument("--compare", type=_names, nargs="?", const=[], default=None,
+                          metavar="M1,M2", help="run these methods (default: a standard set) "
+                                                "and print the comparison table")
+    optimize.add_argument("--plot", default=None, metavar="FILE.png",
+                          help="draw loss curves (and paths on contours, fitted lines)")
+    optimize.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    optimize.add_argument("--list", action="store_true", help="list the seed problems")
+
     sub.add_parser("methods", help="list the differentiation methods")
     return parser
 
@@ -59,6 +101,63 @@ def _compare(args: argparse.Namespace) -> int:
     result = compare(args.expression, args.at, args.methods, order=args.order,
                      repeats=args.repeats, variables=args.variables)
     print(result)
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from diffx.trace import trace
+
+    if args.plot and Path(args.plot).exists() and not args.force:
+        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    result = trace(args.expression, args.at, args.direction, variables=args.variables)
+    print(result.to_text(digits=args.digits))
+    if args.plot:
+        result.plot(adjoints=True).savefig(args.plot, dpi=120)
+        print(f"graph written to {args.plot}")
+    return 0
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from diffx import optimize
+
+    if args.list:
+        width = max(map(len, optimize.problems))
+        for name, entry in optimize.problems.items():
+            print(f"{name:<{width}}  {entry.optimizer:<8}  lr {entry.lr:<6g} {entry.steps:>6} "
+                  f"steps  {entry.seed}")
+        return 0
+    if args.problem is None:
+        raise DiffxError("name a PROBLEM (see `diffx optimize --list`) or an expression")
+    if args.plot and Path(args.plot).exists() and not args.force:
+        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    options = {"optimizer": args.optimizer, "lr": args.lr, "steps": args.steps,
+               "dtype": args.dtype}
+    if args.x0 is not None:
+        options["x0"] = args.x0
+    known = args.problem.strip() in optimize.problems
+    if args.compare is not None:
+        if not known:
+            raise DiffxError("--compare runs a named problem (see `diffx optimize --list`)")
+        outcome = optimize.compare_methods(args.problem, args.compare or None, **options)
+        print(outcome)
+    else:
+        def report(k, x, loss, grad):
+            if args.every and k % args.every == 0:
+                print(f"step {k}: x = {x}, loss = {loss!r}")
+
+        outcome = optimize.minimize(args.problem, options.pop("x0", None), args.method,
+                                    callback=report, **options)
+        print(outcome)
+        if known:
+            for line in optimize.problem(args.problem).notes(outcome):
+                print(f"  {line}")
+    if args.plot:
+        optimize.plot(outcome, args.problem if known else None).savefig(args.plot, dpi=110)
+        print(f"figure written to {args.plot}")
     return 0
 
 
@@ -75,7 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``diffx`` console script; returns the exit status."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    commands = {"compare": _compare, "methods": _methods}
+    commands = {"compare": _compare, "methods": _methods, "trace": _trace,
+                "optimize": _optimize}
     try:
         return commands[args.command](args)
     except DiffxError as exc:

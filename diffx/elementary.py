@@ -41,13 +41,18 @@ __all__ = [
     "ELEMENTARY",
     "FUNCTIONS",
     "OPERATORS",
+    "ROW_OF_UFUNC",
+    "Boxed",
     "Constant",
     "Domain",
     "Elementary",
     "Interval",
     "backend_of",
+    "box",
     "lookup",
     "register_type",
+    "row_for_ufunc",
+    "unbox",
 ]
 
 INF = math.inf
@@ -383,3 +388,110 @@ ALIASES: dict[str, str] = {
 def lookup(name: str) -> Elementary:
     """The row for a function name or alias (``KeyError`` if there is none)."""
     return FUNCTIONS[ALIASES.get(name, name)]
+
+
+# The numpy ufunc of each row, so values that meet numpy (np.sin(d) on a Dual, a trace node or a
+# Boxed value) are routed to the row and its derivative rule.
+ROW_OF_UFUNC: dict[np.ufunc, Elementary] = {
+    row.numpy: row for row in ELEMENTARY.values() if isinstance(row.numpy, np.ufunc)}
+ROW_OF_UFUNC[np.power] = power
+ROW_OF_UFUNC[np.float_power] = power
+
+
+def row_for_ufunc(ufunc: np.ufunc, method: str, kwargs: dict) -> Elementary | None:
+    """The table row that a plain call ``ufunc(*inputs)`` stands for, or None."""
+    if method != "__call__" or kwargs:
+        return None
+    return ROW_OF_UFUNC.get(ufunc)
+
+
+# --------------------------------------------------------------------------------------------
+# Boxed values: numpy-ufunc callables under the SymPy, mpmath and TensorFlow backends
+# --------------------------------------------------------------------------------------------
+class Boxed:
+    """A SymPy, mpmath or TensorFlow value that routes numpy functions through the table.
+
+    ``np.sin(sympy.Symbol("x"))`` fails and ``np.sin(tensor)`` silently turns the tensor into a
+    constant numpy array (the tape then reports a wrong derivative). Inside a Boxed value both
+    become ``diffx.sin`` of the backend value, so a callable written with numpy ufuncs traces
+    with SymPy symbols, evaluates in mpmath and differentiates on the tape. Operators go through
+    the table too; other attributes are those of the wrapped value.
+    """
+
+    __slots__ = ("value",)
+    __array_priority__ = 1000  # ndarray ⊕ Boxed defers to our operators
+
+    def __init__(self, value: Any):
+        self.value = value
+
+    def __add__(self, other): return add(self, other)
+    def __radd__(self, other): return add(other, self)
+    def __sub__(self, other): return subtract(self, other)
+    def __rsub__(self, other): return subtract(other, self)
+    def __mul__(self, other): return multiply(self, other)
+    def __rmul__(self, other): return multiply(other, self)
+    def __truediv__(self, other): return divide(self, other)
+    def __rtruediv__(self, other): return divide(other, self)
+    def __pow__(self, other): return power(self, other)
+    def __rpow__(self, other): return power(other, self)
+    def __neg__(self): return negative(self)
+    def __pos__(self): return self
+    def __abs__(self): return abs(self)
+
+    def __lt__(self, other): return self.value < unbox(other)
+    def __le__(self, other): return self.value <= unbox(other)
+    def __gt__(self, other): return self.value > unbox(other)
+    def __ge__(self, other): return self.value >= unbox(other)
+
+    def __len__(self) -> int:
+        return len(self.value)
+
+    def __getitem__(self, index: Any) -> Boxed:
+        return Boxed(self.value[index])
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.value, name)
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        row = row_for_ufunc(ufunc, method, kwargs)
+        if row is not None:
+            return row(*inputs)
+        if ufunc is np.add and method == "reduce" and kwargs.get("axis", 0) in (0, None) \
+                and kwargs.get("out") is None and not kwargs.get("keepdims"):
+            return functools.reduce(add, inputs[0])  # np.sum of a vector
+        name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
+        raise UnsupportedError(
+            f"numpy.{name} is not in diffx's elementary table, so it cannot be traced or "
+            f"differentiated here; use diffx.sin, diffx.exp, ... and + - * / **")
+
+    def __repr__(self) -> str:
+        return f"Boxed({self.value!r})"
+
+
+def unbox(x: Any) -> Any:
+    """The backend value inside ``x`` (lists, tuples and object arrays elementwise)."""
+    if isinstance(x, Boxed):
+        return x.value
+    if isinstance(x, (list, tuple)):
+        return type(x)(unbox(item) for item in x)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return np.array([unbox(item) for item in x.ravel()], dtype=object).reshape(x.shape)
+    return x
+
+
+def box(x: Any) -> Any:
+    """Wrap a backend value (or each item of a list or object array) in :class:`Boxed`."""
+    if isinstance(x, (list, tuple)):
+        return type(x)(box(item) for item in x)
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        out = np.empty(x.shape, dtype=object)
+        for index in np.ndindex(x.shape):
+            out[index] = Boxed(x[index])
+        return out
+    return Boxed(x)
+
+
+register_type(Boxed, lambda row, args: Boxed(row(*(unbox(a) for a in args))))

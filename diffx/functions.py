@@ -448,14 +448,22 @@ class Function:
             backend = _constant_backend(args)
             outputs = [code(args, backend) for code in self._compiled]
             return outputs if self.vector_output else outputs[0]
-        return self.func(*args)
+        return self._call_func(*args)
+
+    def _call_func(self, *args: Any) -> Any:
+        """Call the user's callable; SymPy, mpmath and TensorFlow inputs go in boxed, so that
+        numpy ufuncs in it (np.sin(v[0])) run the table's rows instead of failing on symbols
+        or silently making tensors constant."""
+        if not any(_boxable(a) for a in args):
+            return self.func(*args)
+        return E.unbox(self.func(*(E.box(a) for a in args)))
 
     def on_vector(self, v: Any, n: int) -> Any:
         """Evaluate at a vector-like ``v`` of length ``n`` (scalar or list of m outputs)."""
         self._check_arity(n)
         if self._compiled is not None or self._multi_param:
             return self(*(v[i] for i in range(n)))
-        return self.func(v[0] if n == 1 else v)
+        return self._call_func(v[0] if n == 1 else v)
 
     def _check_arity(self, n: int) -> None:
         if self.variables is not None and n != len(self.variables):
@@ -520,6 +528,15 @@ class Function:
 
     def __repr__(self) -> str:
         return f"Function({self.name!r}, variables={self.variables})"
+
+
+def _boxable(x: Any) -> bool:
+    """Does ``x`` hold SymPy, mpmath or TensorFlow values (which numpy ufuncs cannot handle)?"""
+    if isinstance(x, np.ndarray) and x.dtype == object:
+        return any(_boxable(item) for item in x.ravel())
+    if isinstance(x, (list, tuple)):
+        return any(_boxable(item) for item in x)
+    return E.backend_of(x) in ("sympy", "mpmath", "tf")
 
 
 def _positional_count(func: Callable) -> int:

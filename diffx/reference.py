@@ -25,7 +25,8 @@ import mpmath
 import numpy as np
 import sympy
 
-from diffx.errors import DomainError, UnsupportedError
+from diffx.engines import symbolic
+from diffx.errors import DiffxError, DomainError, UnsupportedError
 from diffx.functions import Function, as_function
 
 __all__ = [
@@ -46,16 +47,16 @@ def _exact(x: float) -> sympy.Rational:
 
 
 def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], point: np.ndarray,
-              digits: int) -> mpmath.mpf:
+              digits: int, what: str = "the derivative") -> mpmath.mpf:
     subs = {s: _exact(v) for s, v in zip(symbols, point)}
     value = expr.evalf(n=digits, subs=subs, maxn=10 * digits)
     if not value.is_Number:
         value = sympy.N(expr.subs(subs), digits)
-    if not value.is_Number or not value.is_finite:
-        raise DomainError(f"the derivative {expr} is not finite at {tuple(point)}")
-    if not value.is_real:
-        raise DomainError(f"the derivative {expr} is not real at {tuple(point)} "
-                          f"(outside the real domain)")
+    where = tuple(float(v) for v in point)
+    if value.is_finite is False or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
+        raise DomainError(f"{what} {expr} is not finite at {where}")
+    if not (value.is_Number and value.is_real):
+        raise DomainError(f"{what} {expr} is not real at {where} (outside the real domain)")
     with mpmath.workdps(digits + 10):
         return mpmath.mpf(value._to_mpmath(mpmath.mp.prec))
 
@@ -72,13 +73,21 @@ def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],
     """∂^orders f_output at point, by mpmath.diff on the callable evaluated in mpmath."""
     with mpmath.workdps(digits + 30):
         def component(*args):
-            out = fn.on_vector(list(args), len(args))
+            out = fn.on_vector(np.array(args, dtype=object), len(args))
             outs = list(out) if isinstance(out, (list, tuple, np.ndarray)) else [out]
             return outs[output]
 
         args = [mpmath.mpf(float(v)) for v in point]
-        value = mpmath.diff(component, args if len(args) > 1 else args[0],
-                            tuple(orders) if len(orders) > 1 else orders[0])
+        try:
+            value = mpmath.diff(component, args if len(args) > 1 else args[0],
+                                tuple(orders) if len(orders) > 1 else orders[0])
+        except DiffxError:
+            raise
+        except Exception as exc:  # the callable does something mpmath numbers cannot do
+            raise UnsupportedError(
+                f"{fn.name} could not be evaluated with mpmath numbers for the reference "
+                f"({type(exc).__name__}: {exc}); write it with diffx.sin, diffx.exp, ... "
+                f"or numpy ufuncs") from None
         if isinstance(value, mpmath.mpc):
             raise DomainError(f"{fn.name} is not real near {tuple(point)}")
         return +value
@@ -92,9 +101,11 @@ def _partial(fn: Function, point: np.ndarray, orders: Sequence[int], output: int
         return _mpmath_derivative(fn, point, orders, output, digits)
     symbols = fn.symbols(n)
     expr = forms[output]
+    if any(orders):  # a derivative exists only where the function itself is defined
+        _evaluate(expr, symbols, point, 15, what="the function")
     for symbol, order in zip(symbols, orders):
         if order:
-            expr = sympy.diff(expr, symbol, order)
+            expr = symbolic.diff(expr, symbol, order)
     return _evaluate(expr, symbols, point, digits)
 
 

@@ -8,7 +8,7 @@ Ids read ``rosenbrock-dual``. No engine is ever compared with another engine: th
 
 Tolerances
 ----------
-Exact engines (symbolic, dual, tape, tape-forward) compute the derivative formula itself in
+Exact engines (symbolic, dual, tape, tape-forward, reverse) compute the derivative formula itself in
 float64, so their only error is rounding: norm-wise relative error ``||a - ref|| / ||ref||`` at
 most ``EXACT_RTOL = 1e-13`` (about 450 units of float64 roundoff; measured worst: 2.4e-15), for
 Hessians too (nested tapes and nested duals add a few roundings per operation, no cancellation
@@ -64,7 +64,7 @@ from diffx.errors import UnsupportedError
 from diffx.functions import Apply
 from diffx.reference import reference_derivative, reference_hessian, reference_jacobian, to_float
 
-EXACT = ("symbolic", "dual", "tape", "tape-forward")
+EXACT = ("symbolic", "dual", "tape", "tape-forward", "reverse")
 NUMERIC = ("forward", "backward", "central", "richardson", "complex-step")
 EXACT_RTOL = 1e-13
 SAFETY = 10.0
@@ -76,7 +76,7 @@ SKIP_HARD_NUMERIC = ("hard entries are built to break finite differences; only e
                      "held to the reference on them")
 
 
-def test_methods_are_the_documented_nine() -> None:
+def test_methods_are_the_documented_ten() -> None:
     assert set(diffx.METHODS) == set(EXACT) | set(NUMERIC)
 
 
@@ -108,17 +108,7 @@ def _scalar_valued(entry: catalog.CatalogEntry) -> bool:
 
 
 # cases known to fail, each described in the final report of the test suite
-_KNOWN_BUGS = {
-    ("hessian", "abs_shifted", "symbolic"): pytest.mark.xfail(
-        strict=True, raises=NameError,
-        reason="BUG: symbolic second derivatives through abs/relu/sign/heaviside lambdify "
-               "SymPy's DiracDelta, which numpy does not know: NameError instead of 0"),
-    ("hessian", "tan_near_pole", "richardson"): pytest.mark.xfail(
-        strict=True,
-        reason="BUG: richardson's default first step for second derivatives, "
-               "32*eps**(1/6)*max(|x|,1) = 0.079 at x = 1.5, is larger than the distance 0.071 "
-               "to tan's pole, so the coarse tableau rows straddle the pole: rel. error 2.9e-7, "
-               "8.8e5 times the rounding bound (with step=0.02 the relative error is 2e-12)"),
+_KNOWN_BUGS: dict = {
 }
 
 

@@ -255,3 +255,9 @@ def test_jvp_broadcasts_a_scalar_direction() -> None:
 def test_jacobian_by_forward_passes() -> None:
     J = diffx.jacobian("[r*cos(t), r*sin(t)]", [2.0, 0.6], "dual")
     assert close(J, [[math.cos(0.6), -2 * math.sin(0.6)], [math.sin(0.6), 2 * math.cos(0.6)]])
+
+
+def test_derivative_at_a_dual_point_nests() -> None:
+    # the inner derivative is called at the outer Dual: d/dx sin'(x) = -sin x
+    value = diffx.derivative(lambda x: diffx.derivative(diffx.sin, x), 1.0)
+    assert abs(value + math.sin(1.0)) <= 1e-15

@@ -20,7 +20,7 @@ import diffx
 from diffx.engines import DESCRIPTIONS, FAMILIES, METHODS, Estimate, family_of
 from diffx.errors import DiffxError, DomainError, DomainWarning, UnsupportedError
 
-EXACT = ("symbolic", "dual", "tape", "tape-forward")
+EXACT = ("symbolic", "dual", "tape", "tape-forward", "reverse")
 NUMERIC = ("forward", "backward", "central", "richardson", "complex-step")
 
 # f = x²y + y³ at (1, 2): f = 10, ∇f = (2xy, x² + 3y²) = (4, 13), H = [[2y, 2x], [2x, 6y]].
@@ -48,7 +48,7 @@ def rel(a, b) -> float:
 
 def test_methods_families_and_descriptions() -> None:
     assert METHODS == ("symbolic", "forward", "backward", "central", "richardson",
-                       "complex-step", "dual", "tape", "tape-forward")
+                       "complex-step", "dual", "tape", "tape-forward", "reverse")
     assert diffx.METHODS is METHODS
     assert set(FAMILIES) == set(METHODS) == set(DESCRIPTIONS)
     assert {family_of(m) for m in EXACT} == {"symbolic", "automatic"}
@@ -208,26 +208,46 @@ def test_finite_differences_of_log_at_minus_one_are_nan(method: str) -> None:
         assert math.isnan(diffx.derivative("log(x)", -1.0, method))
 
 
-def test_dual_log_at_minus_one_what_actually_happens() -> None:
-    """log(x) at -1 by duals: the tangent rule 1/x never looks at the NaN value log(-1), so the
-    result is -1.0 (the finite number 1/x), with numpy's 'invalid value encountered in log'
-    RuntimeWarning from the primal — and no DomainWarning (the result is finite)."""
+# Outside the domain every method returns NaN with one DomainWarning and nothing else. The exact
+# engines used to return the formula 1/x = -1 for log at -1, with no warning, and complex step
+# Im log(-1 + 1e-100i)/1e-100 = 3.1e100.
+@pytest.mark.parametrize("text", ["log(x)", "sqrt(x)", "log(x - 2) + x"])
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_outside_the_domain_every_method_gives_nan_and_one_domain_warning(method: str,
+                                                                            text: str) -> None:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        value = diffx.derivative("log(x)", -1.0, "dual")
-    assert value == -1.0
-    categories = [w.category for w in caught]
-    assert RuntimeWarning in categories and DomainWarning not in categories
-
-
-@pytest.mark.filterwarnings(NUMPY_INVALID)
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: exact engines return the finite derivative formula outside the real domain: "
-    "derivative('log(x)', -1.0) is -1.0 for dual/symbolic/tape/tape-forward with no "
-    "DomainWarning (dual only leaks numpy's RuntimeWarning), while the finite differences "
-    "return NaN with a DomainWarning"))
-@pytest.mark.parametrize("method", EXACT)
-def test_exact_engines_flag_log_at_minus_one(method: str) -> None:
-    with pytest.warns(DomainWarning):
-        value = diffx.derivative("log(x)", -1.0, method)
+        value = diffx.derivative(text, -1.0, method)
     assert math.isnan(value)
+    assert [w.category for w in caught] == [DomainWarning]
+
+
+def test_vector_function_with_one_undefined_output_keeps_the_other_rows() -> None:
+    # F = (log x, x·y) at (-1, 2): row 0 undefined, row 1 = (y, x) = (2, -1)
+    with pytest.warns(DomainWarning):
+        J = diffx.jacobian("[log(x), x*y]", [-1.0, 2.0], "dual")
+    assert np.isnan(J[0]).all()
+    assert J[1].tolist() == [2.0, -1.0]
+
+
+# --------------------------------------------------------------------------------------------
+# Callables written with numpy ufuncs run under every method (SymPy symbols, mpmath numbers and
+# tensors reach them boxed, so np.sin is the table's sin in each backend)
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", METHODS)
+def test_numpy_ufunc_callables_under_every_method(method: str) -> None:
+    first, second = TOLERANCES[method]
+    # d/dx sin(x)·eˣ = eˣ(sin x + cos x)
+    value = diffx.derivative(lambda x: np.sin(x) * np.exp(x), 0.7, method)
+    assert rel(value, math.exp(0.7) * (math.sin(0.7) + math.cos(0.7))) <= first
+    # f(v) = Σ wᵢvᵢ² + tanh(v₀), w = (1, 2): ∇f = (2x + sech²x, 4y),
+    # H = diag(2 - 2 tanh x sech²x, 4)
+    x, y = 0.5, -1.5
+    sech2 = 1 / math.cosh(x) ** 2
+
+    def f(v):
+        return np.sum(np.array([1.0, 2.0]) * v**2) + np.tanh(v[0])
+
+    assert rel(diffx.gradient(f, [x, y], method), [2 * x + sech2, 4 * y]) <= first
+    exact_hessian = [[2 - 2 * math.tanh(x) * sech2, 0.0], [0.0, 4.0]]
+    assert rel(diffx.hessian(f, [x, y], method), exact_hessian) <= second

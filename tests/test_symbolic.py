@@ -123,18 +123,12 @@ def test_abs_and_relu_first_derivatives(text, at, exact) -> None:
     assert diffx.derivative(text, at, "symbolic") == exact
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: relu's derivative at its kink is documented as 0 (the TensorFlow convention, "
-    "elementary.relu; dual and tape give 0) but the symbolic engine gives 0.5: SymPy "
-    "differentiates Max(0, x) to Heaviside(x), whose value at 0 is 1/2"))
+# SymPy alone gives 1/2 here: Max(0, x)' = Heaviside(x) with H(0) = 1/2
 def test_relu_derivative_at_the_kink_follows_the_documented_convention() -> None:
     assert diffx.derivative("relu(x)", 0.0, "symbolic") == 0.0
 
 
-@pytest.mark.xfail(strict=True, raises=NameError, reason=(
-    "BUG: derivatives of heaviside/sign, and second derivatives through abs/relu, are SymPy "
-    "DiracDelta terms that lambdify cannot translate to numpy: NameError instead of 0 away "
-    "from the kink (e.g. derivative('abs(x - 1)', 0.3, method='symbolic', order=2))"))
+# SymPy alone gives DiracDelta terms here, which lambdify cannot translate to numpy
 @pytest.mark.parametrize(("text", "order"), [("heaviside(x)", 1), ("sign(x)", 1),
                                              ("abs(x - 1)", 2), ("relu(x)", 2)])
 def test_dirac_delta_terms_evaluate_to_zero_away_from_the_kink(text, order) -> None:

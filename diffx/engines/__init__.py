@@ -17,6 +17,8 @@ complex-step   numeric    Im f(x + ih)/h, h = 1e-100 (analytic functions only)
 dual           automatic  forward mode with diffx's Dual numbers (nested for higher orders)
 tape           automatic  TensorFlow GradientTape (reverse mode; nested tapes for Hessians)
 tape-forward   automatic  TensorFlow ForwardAccumulator (forward mode; forward-over-reverse)
+reverse        automatic  diffx's own reverse mode over a recorded trace (forward-over-reverse
+                          with dual numbers for higher orders and Hessians)
 =============  =========  ====================================================================
 """
 
@@ -29,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from diffx.engines import dual, numeric, symbolic, tape
+from diffx.engines import dual, numeric, reverse, symbolic, tape
 from diffx.engines.estimate import Estimate
 from diffx.errors import DiffxError, DomainError, DomainWarning, UnsupportedError
 from diffx.functions import Function, as_function
@@ -47,10 +49,10 @@ __all__ = [
 ]
 
 METHODS: tuple[str, ...] = ("symbolic", "forward", "backward", "central", "richardson",
-                            "complex-step", "dual", "tape", "tape-forward")
+                            "complex-step", "dual", "tape", "tape-forward", "reverse")
 FAMILIES: dict[str, str] = {"symbolic": "symbolic", **{m: "numeric" for m in numeric.METHODS},
                             "dual": "automatic", "tape": "automatic",
-                            "tape-forward": "automatic"}
+                            "tape-forward": "automatic", "reverse": "automatic"}
 DESCRIPTIONS: dict[str, str] = {
     "symbolic": "SymPy diff, then lambdify with common-subexpression elimination",
     "forward": "forward difference (f(x+h) - f(x))/h, h = sqrt(eps)*max(|x|,1)",
@@ -61,6 +63,7 @@ DESCRIPTIONS: dict[str, str] = {
     "dual": "forward-mode AD with diffx's dual numbers",
     "tape": "reverse-mode AD with TensorFlow's GradientTape",
     "tape-forward": "forward-mode AD with TensorFlow's ForwardAccumulator",
+    "reverse": "reverse-mode AD: diffx's own sweep over a recorded evaluation trace",
 }
 
 
@@ -103,13 +106,59 @@ def _point(x: Any) -> np.ndarray:
 def _finish(value: Any, method: str, fn: Function, point: np.ndarray) -> None:
     if not np.all(np.isfinite(value)):
         warnings.warn(DomainWarning(
-            f"{method} derivative of {fn.name} at {tuple(point)} is not finite: the point may "
-            f"be outside the domain or where the function is not differentiable"), stacklevel=3)
+            f"{method} derivative of {fn.name} at {tuple(map(float, point))} is not finite: "
+            f"the point may be outside the domain or where the function is not "
+            f"differentiable"), stacklevel=3)
+
+
+def _undefined_outputs(fn: Function, point: np.ndarray) -> np.ndarray:
+    """Which outputs of f are NaN or infinite at the point: there f has no derivative.
+
+    Every engine would otherwise answer something there: the derivative formula of log is
+    finite at -1 (dual, symbolic, tapes give -1) and complex step gives Im log(-1 + ih)/h = π/h.
+    One plain evaluation decides for all methods alike.
+    """
+    with np.errstate(all="ignore"):
+        value = fn.numpy_call(point)
+    try:
+        return ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
+    except (TypeError, ValueError):  # not plain numbers (f closes over an outer Dual)
+        return np.zeros(1, dtype=bool)
 
 
 def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
          step: float | None, dtype: str) -> Estimate:
-    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}."""
+    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}.
+
+    Outputs of f that are not finite at the point get NaN derivatives (the caller warns); if
+    no output is finite the engine is not called at all.
+    """
+    undefined = _undefined_outputs(fn, point)
+    if undefined.all():
+        shape = {"derivative": (), "jacobian": (undefined.size, point.size),
+                 "hessian": (point.size, point.size)}[kind]
+        return Estimate(np.full(shape, math.nan)[()], None, 1, None, method)
+    try:
+        with np.errstate(all="ignore"):  # NaN and inf are reported once, as a DomainWarning
+            result = _run_engine(kind, fn, point, method, order, step, dtype)
+    except DiffxError:
+        raise
+    except Exception as exc:
+        if fn.tree is not None:  # a parsed function: a failure here is a bug in diffx
+            raise
+        reason = (str(exc).strip().splitlines() or [""])[0]
+        raise UnsupportedError(
+            f"method {method!r} could not run the callable {fn.name}: {type(exc).__name__}: "
+            f"{reason}") from exc
+    if undefined.any():  # a vector function with some outputs undefined: those rows are NaN
+        value = np.array(result.value, dtype=float).reshape(undefined.size, point.size)
+        value[undefined] = math.nan
+        result = Estimate(value, result.error, result.evaluations, result.step, method)
+    return result
+
+
+def _run_engine(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
+                step: float | None, dtype: str) -> Estimate:
     family = FAMILIES[method]
     if family == "numeric":
         if kind == "derivative":
@@ -122,6 +171,9 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
         "dual": {"derivative": lambda: dual.derivative(fn, point[0], order),
                  "jacobian": lambda: dual.jacobian(fn, point),
                  "hessian": lambda: dual.hessian(fn, point)},
+        "reverse": {"derivative": lambda: reverse.derivative(fn, point[0], order),
+                    "jacobian": lambda: reverse.jacobian(fn, point),
+                    "hessian": lambda: reverse.hessian(fn, point)},
     }
     if method in engines:
         value = engines[method][kind]()
@@ -167,8 +219,9 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
         raise DiffxError(f"order must be a non-negative integer, got {order!r}")
     _scalar_valued(fn, point, "derivative")
     if order == 0:
-        value = float(fn.numpy_call(point))
-        result = Estimate(value, 0.0, 1, None, method)
+        with np.errstate(all="ignore"):
+            value = float(fn.numpy_call(point))
+        result = Estimate(value, None, 1, None, method)
     else:
         result = _run("derivative", fn, point, method, int(order), step, dtype)
         if isinstance(result.value, dual.Dual):  # f closes over an outer derivative's Dual

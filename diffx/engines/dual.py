@@ -31,9 +31,6 @@ from diffx.functions import Function
 __all__ = ["Dual", "derivative", "hessian", "jacobian", "jvp"]
 
 _tags = itertools.count(1)
-_NUMPY_ROWS = {row.numpy: row for row in E.ELEMENTARY.values() if isinstance(row.numpy, np.ufunc)}
-_NUMPY_ROWS[np.power] = E.power
-_NUMPY_ROWS[np.float_power] = E.power
 
 
 class Dual:
@@ -88,12 +85,15 @@ class Dual:
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    def sum(self, axis=None) -> Dual:
-        return Dual(np.sum(self.value, axis=axis), np.sum(self.tangent, axis=axis), self.tag)
+    def sum(self, axis=None, dtype=None, out=None, **kwargs) -> Dual:  # np.sum(d) calls d.sum
+        if out is not None:
+            raise TypeError("Dual.sum does not write into out=")
+        return Dual(np.sum(self.value, axis=axis, **kwargs),
+                    np.sum(self.tangent, axis=axis, **kwargs), self.tag)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        row = _NUMPY_ROWS.get(ufunc)
-        if row is None or method != "__call__" or kwargs:
+        row = E.row_for_ufunc(ufunc, method, kwargs)
+        if row is None:
             return NotImplemented
         return row(*inputs)
 

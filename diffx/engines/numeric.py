@@ -36,7 +36,8 @@ __all__ = [
 EPS = np.finfo(float).eps
 METHODS = ("forward", "backward", "central", "richardson", "complex-step")
 COMPLEX_STEP = 1e-100  # any tiny h works: there is no subtraction, so no cancellation
-RICHARDSON_LEVELS = 6
+RICHARDSON_LEVELS = 6  # halvings always taken; more while the best estimate still improves
+RICHARDSON_MAX_LEVELS = 12
 
 
 def fornberg_weights(offsets: np.ndarray, order: int) -> np.ndarray:
@@ -118,10 +119,11 @@ def _stencil(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, direction: np
     return total / h**order, EPS * magnitude / h**order
 
 
-def _difference(f: _Counter, x: np.ndarray, direction: np.ndarray, h: float, kind: str,
-                order: int, accuracy: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stencil estimate with its error estimate (truncation from a step-doubling comparison)."""
-    offsets = stencil_offsets(kind, order, accuracy)
+def _difference(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, direction: np.ndarray,
+                h: float, offsets: np.ndarray, order: int,
+                accuracy: int) -> tuple[np.ndarray, np.ndarray]:
+    """A stencil estimate with its error estimate: truncation from a step-doubling comparison
+    (error ∝ hᵖ, so |D(2h) − D(h)| / (2ᵖ − 1) estimates the error of D(h)) plus rounding."""
     value, rounding = _stencil(f, x, direction, h, offsets, order)
     coarse, _ = _stencil(f, x, direction, 2 * h, offsets, order)
     truncation = np.abs(coarse - value) / (2**accuracy - 1)
@@ -130,29 +132,36 @@ def _difference(f: _Counter, x: np.ndarray, direction: np.ndarray, h: float, kin
 
 def richardson(estimate: Callable[[float], tuple[np.ndarray, np.ndarray]], h0: float,
                levels: int = RICHARDSON_LEVELS, exponent: int = 2,
+               max_levels: int = RICHARDSON_MAX_LEVELS,
                ) -> tuple[np.ndarray, np.ndarray, float]:
     """Richardson extrapolation of a central estimate D(h) = D + c₁h² + c₂h⁴ + …
 
     Evaluates D at h0, h0/2, h0/4, … and eliminates the error terms in a Neville tableau.
     Returns the tableau entry with the smallest error estimate (the larger of its distances to
     its two parents, as numdifftools does, plus the rounding bound of its finest step), that
-    estimate, and the finest step used.
+    estimate, and the finest step used. After ``levels`` rows it goes on halving (up to
+    ``max_levels``) while the last two rows still improved the best estimate: near a pole or
+    a steep feature the coarse rows are useless and the good entries come from finer steps.
     """
     tableau: list[list[np.ndarray]] = []
-    roundings = []
     best, best_error, best_step = None, None, h0
-    for i in range(levels):
+    improved: list[bool] = []
+    for i in range(max_levels):
+        if i >= levels and not any(improved[-2:]):
+            break
         h = h0 / 2**i
         value, rounding = estimate(h)
-        roundings.append(rounding)
         row = [value]
         for j in range(1, i + 1):
             factor = 2.0 ** (exponent * j)
             row.append(row[j - 1] + (row[j - 1] - tableau[i - 1][j - 1]) / (factor - 1))
         tableau.append(row)
+        improved.append(False)
         for j in range(1, i + 1):
             error = np.maximum(np.abs(row[j] - row[j - 1]), np.abs(row[j] - tableau[i - 1][j - 1]))
             error = error + 2 * rounding * 2.0**j
+            if best_error is None or np.max(error) < 0.5 * np.max(best_error):
+                improved[-1] = True
             if best_error is None or np.max(error) < np.max(best_error):
                 best, best_error, best_step = row[j], error, h
     return best, best_error, best_step
@@ -166,7 +175,8 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
         accuracy = 2 if method == "central" else 1
         h = step if step is not None else default_step(method, scale, order, accuracy)
         h = float(_exact_step(np.dot(x, direction), h))
-        value, error = _difference(f, x, direction, h, method, order, accuracy)
+        offsets = stencil_offsets(method, order, accuracy)
+        value, error = _difference(f, x, direction, h, offsets, order, accuracy)
         return value, error, h
     if method == "richardson":
         h0 = step if step is not None else 2.0 ** (RICHARDSON_LEVELS - 1) * default_step(
@@ -186,7 +196,8 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
                   step: float | None, f: _Counter) -> tuple[np.ndarray, np.ndarray, float]:
     """f'(x) = Im f(x + i·h) / h with no subtraction, so h can be tiny and f' exact to rounding.
 
-    Higher orders apply a central stencil of order k-1 to these exact first derivatives.
+    Higher orders apply a central stencil of order k-1 to these exact first derivatives, with
+    the same step-doubling truncation estimate as the real stencils.
     """
 
     def first(point: np.ndarray) -> np.ndarray:
@@ -198,8 +209,8 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
     offsets = stencil_offsets("central", order - 1, 2)
     h = step if step is not None else default_step("central", float(np.dot(x, direction)),
                                                    order - 1)
-    value, rounding = _stencil(first, x, direction, h, offsets, order - 1)
-    return value, rounding + np.abs(value) * h**2, h
+    value, error = _difference(first, x, direction, h, offsets, order - 1, 2)
+    return value, error, h
 
 
 def derivative(fn: Function, x: float, order: int = 1, method: str = "central",

@@ -17,9 +17,29 @@ import sympy
 
 from diffx.functions import Function
 
-__all__ = ["SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "hessian", "jacobian"]
+__all__ = ["SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "diff", "hessian",
+           "jacobian"]
 
 SIMPLIFY_MAX_OPS = 40  # simplify() only below this operation count: it is fast there
+
+
+def diff(expr: sympy.Expr, *variables: Any) -> sympy.Expr:
+    """``sympy.diff`` with the kink conventions of diffx's table (``elementary.py``).
+
+    SymPy differentiates sign and Heaviside into DiracDelta, which has no numeric value, and
+    relu = Max(0, x) into Heaviside(x) with H(0) = 1/2. The table says: sign' = heaviside' = 0
+    everywhere (the derivative TensorFlow and diffx's dual numbers use, also at the kink) and
+    relu' = heaviside(x) with H(0) = 0. So DiracDelta terms become 0 and H(0) becomes 0.
+
+    >>> x = sympy.Symbol("x", real=True)
+    >>> diff(sympy.Max(0, x), x), diff(sympy.Abs(x), x, 2)
+    (Heaviside(x, 0), 0)
+    """
+    derivative = sympy.diff(expr, *variables)
+    derivative = derivative.replace(lambda e: isinstance(e, sympy.DiracDelta),
+                                    lambda e: sympy.S.Zero)
+    return derivative.replace(lambda e: isinstance(e, sympy.Heaviside) and e.args[1:] != (0,),
+                              lambda e: sympy.Heaviside(e.args[0], 0))
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
@@ -38,7 +58,7 @@ def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Exp
     """
     (expr,) = fn.sympy_form(n)
     (symbol,) = fn.symbols(n)
-    return _tidy(sympy.diff(expr, symbol, order))
+    return _tidy(diff(expr, symbol, order))
 
 
 def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
@@ -65,7 +85,7 @@ def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
     forms = fn.sympy_form(n)
 
     def build():
-        return sympy.Matrix([[_tidy(sympy.diff(g, s)) for s in fn.symbols(n)] for g in forms])
+        return sympy.Matrix([[_tidy(diff(g, s)) for s in fn.symbols(n)] for g in forms])
 
     return _evaluate(_compiled(fn, ("jacobian", n), build, n), x, (len(forms), n))
 
@@ -75,6 +95,7 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
 
     def build():
         (expr,) = fn.sympy_form(n)
-        return sympy.hessian(expr, fn.symbols(n)).applyfunc(_tidy)
+        symbols = fn.symbols(n)
+        return sympy.Matrix([[_tidy(diff(expr, si, sj)) for sj in symbols] for si in symbols])
 
     return _evaluate(_compiled(fn, ("hessian", n), build, n), x, (n, n))

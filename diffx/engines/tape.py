@@ -8,7 +8,7 @@ float64 unless ``dtype="float32"`` is asked for (the seeds use float32: about 7 
                  nested tapes; k-th derivative by k nested tapes.
 - tape-forward:  Jacobian column by column, one JVP per input direction; Hessian by
                  forward-over-reverse (a JVP of the tape gradient); k-th derivative by k nested
-                 accumulators.
+                 accumulators up to k = 3, reverse-over-forward beyond (TF cannot nest deeper).
 """
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from typing import Any
 
 import numpy as np
 
+from diffx import elementary as E
 from diffx.errors import UnsupportedError
 from diffx.functions import Function
 
 __all__ = ["DTYPES", "derivative", "hessian", "jacobian", "tensorflow"]
 
 DTYPES = ("float64", "float32")
+MAX_NESTED_ACCUMULATORS = 3
 
 
 def tensorflow():
@@ -31,7 +33,21 @@ def tensorflow():
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     import tensorflow as tf
 
+    global _conversion_registered
+    if not _conversion_registered:  # tf.* functions accept Boxed values (see Function)
+        tf.register_tensor_conversion_function(E.Boxed, _boxed_to_tensor)
+        _conversion_registered = True
     return tf
+
+
+_conversion_registered = False
+
+
+def _boxed_to_tensor(value: E.Boxed, dtype: Any = None, name: str | None = None,
+                     as_ref: bool = False) -> Any:
+    import tensorflow as tf
+
+    return tf.convert_to_tensor(value.value, dtype=dtype, name=name)
 
 
 def _check_dtype(dtype: str) -> str:
@@ -118,10 +134,15 @@ def derivative(fn: Function, x: float, order: int = 1, method: str = "tape",
     tf = tensorflow()
     xt = tf.constant([float(x)], dtype=_check_dtype(dtype))
 
+    # TensorFlow (2.21) fails inside nested ForwardAccumulators beyond three levels
+    # (IndexError, or InternalError when mixed with tapes), so from order 4 on tape-forward
+    # keeps one accumulator, innermost, under k - 1 tapes (reverse-over-forward).
+    forward_levels = order if order <= MAX_NESTED_ACCUMULATORS else 1
+
     def nth(k: int) -> Any:
         if k == 0:
             return _outputs(tf, fn, xt, 1)
-        if method == "tape":
+        if method == "tape" or k > forward_levels:
             with tf.GradientTape() as tape:
                 tape.watch(xt)
                 inner = nth(k - 1)
