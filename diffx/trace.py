@@ -56,7 +56,7 @@ from diffx import elementary as E
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function, as_function
 
-__all__ = ["Node", "Tape", "Trace", "forward_sweep", "record", "reverse_sweep", "trace"]
+__all__ = ["Node", "Tape", "Trace", "forward_sweep", "primal", "record", "reverse_sweep", "trace"]
 
 # --------------------------------------------------------------------------------------------
 # Recording
@@ -105,10 +105,10 @@ class Node:
     def __abs__(self): return E.abs(self)
 
     # comparisons look at values only (branches in user code follow the recorded path)
-    def __lt__(self, other): return _primal(self) < _primal(other)
-    def __le__(self, other): return _primal(self) <= _primal(other)
-    def __gt__(self, other): return _primal(self) > _primal(other)
-    def __ge__(self, other): return _primal(self) >= _primal(other)
+    def __lt__(self, other): return primal(self) < primal(other)
+    def __le__(self, other): return primal(self) <= primal(other)
+    def __gt__(self, other): return primal(self) > primal(other)
+    def __ge__(self, other): return primal(self) >= primal(other)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         row = E.row_for_ufunc(ufunc, method, kwargs)
@@ -138,7 +138,8 @@ for _row in E.FUNCTIONS.values():
         setattr(Node, _row.numpy.__name__, _method(_row))
 
 
-def _primal(x: Any) -> Any:
+def primal(x: Any) -> Any:
+    """The plain value under nodes and dual numbers."""
     from diffx.engines.dual import Dual  # lazy: diffx.engines imports this module
 
     while isinstance(x, (Node, Dual)):
@@ -282,7 +283,7 @@ class Trace:
     @property
     def value(self) -> float | np.ndarray:
         """f(x): a float, or an array (m,) for a vector-valued f."""
-        return self._per_output(lambda out: _primal(out))
+        return self._per_output(lambda out: primal(out))
 
     @property
     def jvp(self) -> float | np.ndarray:
@@ -353,7 +354,7 @@ class Trace:
         """The rows as strings: node, op, expression, value, tangent, adjoint, local partials."""
         lines = []
         for node in self.nodes:
-            partials = ", ".join(_number(_primal(p), digits) for _, p in node.inputs)
+            partials = ", ".join(_number(primal(p), digits) for _, p in node.inputs)
             lines.append([node.name, _op_name(node), self.expression(node),
                           _number(node.value, digits), _number(self.tangents[node.index], digits),
                           _number(self.adjoints[node.index], digits), partials])
@@ -439,7 +440,7 @@ class Trace:
             lines.append(f"  n{node.index} [label={_dot_string(label)}{extra}];")
         for node in self.nodes:
             for j, partial in node.inputs:
-                label = _dot_string(_number(_primal(partial), digits))
+                label = _dot_string(_number(primal(partial), digits))
                 lines.append(f"  n{j} -> n{node.index} [label={label}];")
         lines.append("}")
         return "\n".join(lines)
@@ -514,7 +515,7 @@ class Trace:
                 control = (start + end) / 2 + rad * np.array([dy, -dx])
                 t = 0.5 if skips else 0.6  # straight: past the middle, where fans have opened
                 at = (1 - t) ** 2 * start + 2 * t * (1 - t) * control + t**2 * end
-                ax.text(*at, _number(_primal(partial), digits), fontsize=7, ha="center",
+                ax.text(*at, _number(primal(partial), digits), fontsize=7, ha="center",
                         va="center", color="#7a2e00",
                         bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none"})
         for node in self.nodes:
@@ -554,7 +555,7 @@ def _to_float(x: Any) -> float:
 
 def _number(x: Any, digits: int = 12) -> str:
     """A float without noise: 2.0 -> '2', 0.5 -> '0.5', 1/3 -> '0.333333' (digits=6)."""
-    x = 0.0 if x is None else float(_primal(x))
+    x = 0.0 if x is None else float(primal(x))
     return f"{x:.{digits}g}".replace("inf", "∞")
 
 

@@ -33,8 +33,15 @@ import numpy as np
 
 from diffx.engines import dual, numeric, reverse, symbolic, tape
 from diffx.engines.estimate import Estimate
-from diffx.errors import DiffxError, DomainError, DomainWarning, UnsupportedError
+from diffx.errors import (
+    DiffxError,
+    DomainError,
+    DomainWarning,
+    NonDifferentiableWarning,
+    UnsupportedError,
+)
 from diffx.functions import Function, as_function
+from diffx.points import check_point
 
 __all__ = [
     "DESCRIPTIONS",
@@ -103,41 +110,41 @@ def _point(x: Any) -> np.ndarray:
     return point
 
 
-def _finish(value: Any, method: str, fn: Function, point: np.ndarray) -> None:
+def _finish(value: Any, method: str, fn: Function, point: np.ndarray,
+            reason: str | None = None) -> None:
+    """One DomainWarning for a derivative that is not finite, saying why when the point check
+    knows (outside the domain, on its edge)."""
     if not np.all(np.isfinite(value)):
+        reason = reason or ("the point may be outside the domain or where the function is "
+                            "not differentiable")
         warnings.warn(DomainWarning(
-            f"{method} derivative of {fn.name} at {tuple(map(float, point))} is not finite: "
-            f"the point may be outside the domain or where the function is not "
-            f"differentiable"), stacklevel=3)
+            f"{method} derivative of {fn.name} at {_where(point)} is not finite: {reason}"),
+            stacklevel=3)
 
 
-def _undefined_outputs(fn: Function, point: np.ndarray) -> np.ndarray:
-    """Which outputs of f are NaN or infinite at the point: there f has no derivative.
-
-    Every engine would otherwise answer something there: the derivative formula of log is
-    finite at -1 (dual, symbolic, tapes give -1) and complex step gives Im log(-1 + ih)/h = π/h.
-    One plain evaluation decides for all methods alike.
-    """
-    with np.errstate(all="ignore"):
-        value = fn.numpy_call(point)
-    try:
-        return ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
-    except (TypeError, ValueError):  # not plain numbers (f closes over an outer Dual)
-        return np.zeros(1, dtype=bool)
+def _where(point: np.ndarray) -> str:
+    values = [f"{float(v):g}" for v in point]
+    return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
 def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
-         step: float | None, dtype: str) -> Estimate:
-    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}.
-
-    Outputs of f that are not finite at the point get NaN derivatives (the caller warns); if
-    no output is finite the engine is not called at all.
+         step: float | None, dtype: str) -> tuple[Estimate, str | None]:
+    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}, applying
+    the bad-point policy of :mod:`diffx.points` (returns the estimate and, for a NaN result,
+    the reason to give in the warning).
     """
-    undefined = _undefined_outputs(fn, point)
-    if undefined.all():
+    check = check_point(fn, point)
+    undefined = check.undefined
+    if undefined.all() or check.edges:
         shape = {"derivative": (), "jacobian": (undefined.size, point.size),
                  "hessian": (point.size, point.size)}[kind]
-        return Estimate(np.full(shape, math.nan)[()], None, 1, None, method)
+        reason = ("f is not finite there (outside its domain)" if undefined.all() else
+                  "the point is on the edge of the domain: " + "; ".join(check.edges))
+        return Estimate(np.full(shape, math.nan)[()], None, 1, None, method), reason
+    if check.kinks:
+        warnings.warn(NonDifferentiableWarning(
+            f"{fn.name} may not be differentiable at {_where(point)}: "
+            f"{'; '.join(check.kinks)}. {_KINK_VALUES[FAMILIES[method]]}"), stacklevel=3)
     try:
         with np.errstate(all="ignore"):  # NaN and inf are reported once, as a DomainWarning
             result = _run_engine(kind, fn, point, method, order, step, dtype)
@@ -154,7 +161,15 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
         value = np.array(result.value, dtype=float).reshape(undefined.size, point.size)
         value[undefined] = math.nan
         result = Estimate(value, result.error, result.evaluations, result.step, method)
-    return result
+        return result, "some outputs are not finite there (outside their domain)"
+    return result, None
+
+
+_KINK_VALUES = {
+    "numeric": "The value is the difference quotient across the kink.",
+    "symbolic": "The value uses the table's convention abs'(0) = relu'(0) = sign'(0) = 0.",
+    "automatic": "The value uses the table's convention abs'(0) = relu'(0) = sign'(0) = 0.",
+}
 
 
 def _run_engine(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
@@ -218,17 +233,18 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     if not isinstance(order, (int, np.integer)) or order < 0:
         raise DiffxError(f"order must be a non-negative integer, got {order!r}")
     _scalar_valued(fn, point, "derivative")
+    reason = None
     if order == 0:
         with np.errstate(all="ignore"):
             value = float(fn.numpy_call(point))
         result = Estimate(value, None, 1, None, method)
     else:
-        result = _run("derivative", fn, point, method, int(order), step, dtype)
+        result, reason = _run("derivative", fn, point, method, int(order), step, dtype)
         if isinstance(result.value, dual.Dual):  # f closes over an outer derivative's Dual
             return result.value
         result = Estimate(float(result.value), _float_or_none(result.error),
                           result.evaluations, result.step, method)
-    _finish(result.value, method, fn, point)
+    _finish(result.value, method, fn, point, reason)
     return result if full_output else result.value
 
 
@@ -241,10 +257,10 @@ def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
              full_output: bool = False) -> Any:
     """Jacobian of F: Rⁿ → Rᵐ at ``x``, an ndarray of shape (m, n) (m = 1 for scalar f)."""
     fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
-    result = _run("jacobian", fn, point, method, 1, step, dtype)
+    result, reason = _run("jacobian", fn, point, method, 1, step, dtype)
     value = np.asarray(result.value, dtype=float)
     value = value.reshape(-1, point.size)
-    _finish(value, method, fn, point)
+    _finish(value, method, fn, point, reason)
     result = Estimate(value, result.error, result.evaluations, result.step, method)
     return result if full_output else result.value
 
@@ -273,8 +289,8 @@ def hessian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
     """Hessian of a scalar function at ``x``, an ndarray of shape (n, n)."""
     fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
     _scalar_valued(fn, point, "hessian")
-    result = _run("hessian", fn, point, method, 2, step, dtype)
+    result, reason = _run("hessian", fn, point, method, 2, step, dtype)
     value = np.asarray(result.value, dtype=float).reshape(point.size, point.size)
-    _finish(value, method, fn, point)
+    _finish(value, method, fn, point, reason)
     result = Estimate(value, result.error, result.evaluations, result.step, method)
     return result if full_output else result.value

@@ -1,0 +1,141 @@
+"""Is the point a good one? The one place that decides what every method does at a bad point.
+
+Every engine would answer *something* at a bad point: the derivative formula of log is finite
+at -1, a forward difference of sqrt at 0 is a large finite number, abs'(0) is whatever the
+convention says. diffx looks at the point once, before any method runs, and applies one policy:
+
+======================  =================================================================
+where                   every method returns
+======================  =================================================================
+f not finite there      NaN, with one DomainWarning (log(0), sqrt(-1), arcsin(1.5), 1/0)
+(outside the domain)    (for a vector F only the rows of the undefined outputs are NaN)
+on a domain edge        NaN, with one DomainWarning: an operation's argument sits where the
+                        operation is defined but not differentiable (sqrt or x**0.5 at 0,
+                        arcsin/arccos at ±1)
+on a kink               its usual value, with one NonDifferentiableWarning: an argument of
+                        abs, relu, sign or heaviside is exactly at 0. Exact engines use the
+                        table's convention (abs'(0) = sign(0) = 0, relu'(0) = 0: TensorFlow's,
+                        PyTorch's and JAX's); finite differences return their quotient; the
+                        function may still be differentiable (abs(x)**2 at 0)
+NaN or inf in the point DomainError (raised before anything runs)
+======================  =================================================================
+
+The check records one evaluation (:func:`diffx.trace.record`) and reads each operation's
+argument against its row's ``Domain``; it is skipped for functions that contain no operation
+with a restricted derivative (decided once per function).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from diffx import elementary as E
+from diffx.functions import Apply, Function
+
+__all__ = ["PointCheck", "check_point"]
+
+# rows whose derivative exists on a smaller set than the values (edges) or not at kinks
+_RESTRICTED = frozenset(row for row in E.ELEMENTARY.values()
+                        if row.domain.kinks or row.domain.derivative != row.domain.values)
+
+
+@dataclass(frozen=True)
+class PointCheck:
+    """What the point is for ``f``: per output whether f is undefined, and the operations whose
+    argument sits on a domain edge or a kink (as readable descriptions)."""
+
+    undefined: np.ndarray
+    edges: tuple[str, ...] = field(default=())
+    kinks: tuple[str, ...] = field(default=())
+
+
+def _restricted_tree(node: Any) -> bool:
+    """Does a parsed tree contain an operation whose derivative is restricted?"""
+    if not isinstance(node, Apply):
+        return False
+    if node.op in _RESTRICTED or (node.op is E.power and not _integer_exponent(node)):
+        return True
+    return any(_restricted_tree(arg) for arg in node.args)
+
+
+def _integer_exponent(node: Apply) -> bool:
+    from diffx.functions import Number
+
+    exponent = node.args[1]
+    return isinstance(exponent, Number) and float(exponent.value).is_integer() \
+        and exponent.value >= 0
+
+
+def _may_be_restricted(fn: Function) -> bool:
+    if fn.tree is not None:
+        cached = fn.__dict__.get("_restricted")
+        if cached is None:
+            cached = fn.__dict__["_restricted"] = any(map(_restricted_tree, fn.tree))
+        return cached
+    return fn.__dict__.get("_restricted", True)  # a callable: learnt at its first recording
+
+
+def _undefined_outputs(fn: Function, point: np.ndarray) -> np.ndarray:
+    with np.errstate(all="ignore"):
+        value = fn.numpy_call(point)
+    try:
+        return ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
+    except (TypeError, ValueError):  # not plain numbers (f closes over an outer Dual)
+        return np.zeros(1, dtype=bool)
+
+
+def _describe(op: str, argument: float, what: str) -> str:
+    return f"{op}'s argument is {argument:g}, {what}"
+
+
+def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str]] | None:
+    """Record f at the point and list the operations on an edge or a kink (None: cannot)."""
+    from diffx.trace import primal, record  # lazy: diffx.trace imports the engines
+
+    try:
+        with np.errstate(all="ignore"):
+            tape = record(fn, [float(v) for v in point])
+    except Exception:  # a callable that only TensorFlow can run, or one branching on values
+        return None
+    edges: list[str] = []
+    kinks: list[str] = []
+    restricted = False
+    for node in tape.nodes[tape.n_inputs:]:
+        try:
+            args = [float(np.real(primal(a))) for a in node.args]
+        except (TypeError, ValueError):  # array arguments: not a scalar operation
+            continue
+        if node.op is E.power:
+            base, exponent = args
+            if not (exponent.is_integer() and exponent >= 0):
+                restricted = True
+                if base == 0.0 and exponent < 1:
+                    edges.append(f"0**{exponent:g} has no finite derivative")
+            continue
+        if node.op not in _RESTRICTED:
+            continue
+        restricted = True
+        domain, x = node.op.domain, args[0]
+        if x in domain.kinks:
+            kinks.append(_describe(node.op.name, x, "its kink"))
+        elif x in domain.values and x not in domain.derivative:
+            edges.append(_describe(node.op.name, x, f"the edge of its domain "
+                                                    f"{node.op.domain.values}"))
+    if fn.tree is None:
+        fn.__dict__["_restricted"] = restricted
+    return edges, kinks
+
+
+def check_point(fn: Function, point: np.ndarray) -> PointCheck:
+    """Classify ``point`` for ``fn`` (see the module's table)."""
+    undefined = _undefined_outputs(fn, point)
+    if undefined.all() or not _may_be_restricted(fn):
+        return PointCheck(undefined)
+    found = _scan(fn, point)
+    if found is None:
+        return PointCheck(undefined)
+    edges, kinks = found
+    return PointCheck(undefined, tuple(dict.fromkeys(edges)), tuple(dict.fromkeys(kinks)))

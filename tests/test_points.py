@@ -1,0 +1,137 @@
+"""The bad-point policy (diffx/points.py): every method reports the same thing at the same point.
+
+Outside the domain and on its edge: NaN with exactly one DomainWarning, from every method,
+for derivative, gradient and Hessian, for strings and callables alike. On a kink: exactly one
+NonDifferentiableWarning; exact engines return the table's convention (0), which is also the
+true derivative where the function is smooth after all (abs(x)**2 at 0). NaN/inf in the
+point: DomainError before anything runs.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+
+import diffx
+from diffx.engines import FAMILIES
+from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning, UnsupportedError
+from diffx.functions import parse
+from diffx.points import check_point
+
+EXACT = [m for m in diffx.METHODS if FAMILIES[m] != "numeric"]
+
+
+def caught(call):
+    """Run ``call`` and return its value and the categories of the warnings it raised."""
+    with warnings.catch_warnings(record=True) as records:
+        warnings.simplefilter("always")
+        value = call()
+    return value, [r.category for r in records]
+
+
+OUTSIDE = [("log(x)", 0.0), ("log(x)", -2.0), ("sqrt(x)", -1.0), ("arcsin(x)", 1.5),
+           ("arccos(x)", -1.01), ("1/x", 0.0), ("x**0.5", -4.0), ("log(sin(x))", 4.0)]
+EDGES = [("sqrt(x)", 0.0), ("x**0.5", 0.0), ("x**(1/3)", 0.0), ("arcsin(x)", 1.0),
+         ("arccos(x)", -1.0), ("sqrt(x - 2) + x", 2.0), ("exp(sqrt(x**2 - 1))", 1.0)]
+
+
+@pytest.mark.parametrize(("text", "at"), OUTSIDE + EDGES)
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_outside_or_on_the_edge_every_method_gives_nan_and_one_domain_warning(
+        method: str, text: str, at: float) -> None:
+    value, categories = caught(lambda: diffx.derivative(text, at, method))
+    assert math.isnan(value)
+    assert categories == [DomainWarning]
+
+
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_gradient_and_hessian_on_the_edge(method: str) -> None:
+    # sqrt(x)·y at (0, 1): sqrt is at the edge of its domain
+    g, categories = caught(lambda: diffx.gradient("sqrt(x)*y", [0.0, 1.0], method))
+    assert np.isnan(g).all() and categories == [DomainWarning]
+    H, categories = caught(lambda: diffx.hessian("sqrt(x)*y", [0.0, 1.0], method))
+    assert np.isnan(H).all() and categories == [DomainWarning]
+
+
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_callables_follow_the_same_policy(method: str) -> None:
+    value, categories = caught(lambda: diffx.derivative(lambda x: np.sqrt(x) + x, 0.0, method))
+    assert math.isnan(value) and categories == [DomainWarning]
+    value, categories = caught(lambda: diffx.derivative(lambda x: diffx.log(x), -1.0, method))
+    assert math.isnan(value) and categories == [DomainWarning]
+
+
+KINKS = [("abs(x)", 0.0), ("relu(x)", 0.0), ("abs(x - 1)", 1.0), ("relu(2*x - 1)", 0.5),
+         ("sign(x)", 0.0), ("heaviside(x)", 0.0), ("abs(x)**2", 0.0)]
+
+
+@pytest.mark.parametrize(("text", "at"), KINKS)
+@pytest.mark.parametrize("method", EXACT)
+def test_exact_engines_at_a_kink_use_the_convention_and_warn(method, text, at) -> None:
+    # abs'(0) = sign(0) = 0, relu'(0) = H(0) = 0, sign' = heaviside' = 0; (|x|²)' = 2x = 0 at 0
+    value, categories = caught(lambda: diffx.derivative(text, at, method))
+    assert value == 0.0
+    assert categories == [NonDifferentiableWarning]
+
+
+@pytest.mark.parametrize(("method", "expected"), [("forward", 1.0), ("backward", -1.0),
+                                                  ("central", 0.0), ("richardson", 0.0)])
+def test_finite_differences_at_a_kink_warn_and_give_their_quotient(method, expected) -> None:
+    # abs at 0: the forward quotient is +1, backward -1, the symmetric ones 0
+    value, categories = caught(lambda: diffx.derivative("abs(x)", 0.0, method))
+    assert value == expected
+    assert categories == [NonDifferentiableWarning]
+
+
+def test_complex_step_refuses_a_kink_like_any_non_analytic_function() -> None:
+    with pytest.raises(UnsupportedError, match="complex-analytic"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonDifferentiableWarning)
+        diffx.derivative("abs(x)", 0.0, "complex-step")
+
+
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_good_points_give_no_warning(method: str) -> None:
+    # sqrt(x) at 4: 1/(2·2); abs(x) at -3: -1; x**0.5 at 1: 0.5
+    for text, at, exact in [("sqrt(x)", 4.0, 0.25), ("x**0.5", 1.0, 0.5), ("x**2", 0.0, 0.0)]:
+        value, categories = caught(lambda text=text, at=at: diffx.derivative(text, at, method))
+        assert abs(value - exact) <= 1e-6 and categories == []
+    if method != "complex-step":
+        value, categories = caught(lambda: diffx.derivative("abs(x)", -3.0, method))
+        assert abs(value + 1.0) <= 1e-6 and categories == []
+
+
+@pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf])
+@pytest.mark.parametrize("method", diffx.METHODS)
+def test_nan_or_inf_in_the_point_is_a_domain_error(method: str, bad: float) -> None:
+    with pytest.raises(DomainError, match="NaN or infinity"):
+        diffx.derivative("sin(x)", bad, method)
+    with pytest.raises(DomainError, match="NaN or infinity"):
+        diffx.gradient("x*y", [1.0, bad], method)
+
+
+def test_vector_function_keeps_the_rows_that_are_defined() -> None:
+    # F = (log x, x·y) at (-1, 2): row 0 undefined; row 1 = (y, x) = (2, -1)
+    J, categories = caught(lambda: diffx.jacobian("[log(x), x*y]", [-1.0, 2.0], "reverse"))
+    assert np.isnan(J[0]).all() and J[1].tolist() == [2.0, -1.0]
+    assert categories == [DomainWarning]
+
+
+def test_check_point_describes_what_it_found() -> None:
+    check = check_point(parse("sqrt(x) + abs(x - 1)"), np.array([0.0]))
+    assert check.edges == ("sqrt's argument is 0, the edge of its domain [0, inf)",)
+    assert check.kinks == ()
+    check = check_point(parse("sqrt(x) + abs(x - 1)"), np.array([1.0]))
+    assert check.edges == () and check.kinks == ("abs's argument is 0, its kink",)
+    assert not check_point(parse("log(x)"), np.array([1.0])).undefined.any()
+    assert check_point(parse("log(x)"), np.array([-1.0])).undefined.all()
+
+
+def test_smooth_functions_are_not_recorded() -> None:
+    # a parsed tree with only smooth operations and integer powers never needs the recording
+    fn = parse("sin(x)**2 + exp(x)*x**3")
+    check_point(fn, np.array([0.0]))
+    assert fn.__dict__["_restricted"] is False
+    assert parse("x**0.5").__dict__.get("_restricted") is None
