@@ -1,6 +1,8 @@
 """The ``diffx`` command line.
 
     diffx compare "sin(x)*exp(x)" --at 1.3 [--methods central,dual] [--order 2]
+    diffx sweep "sin(x)*exp(x)" --at 1.3 [--methods forward,central] [--plot FILE.png]
+    diffx report --out DIR [--force] [--quick]
     diffx methods
 
 Errors print one line (``diffx: error: ...``) and exit with status 2, without a traceback.
@@ -33,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="diffx",
         description="Symbolic, numeric and automatic differentiation side by side.")
+    parser.add_argument("--debug", action="store_true",
+                        help="show the full traceback when something fails")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     compare = sub.add_parser("compare", help="differentiate with every method and compare",
@@ -90,6 +94,36 @@ def build_parser() -> argparse.ArgumentParser:
                           help="draw loss curves (and paths on contours, fitted lines)")
     optimize.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
     optimize.add_argument("--list", action="store_true", help="list the seed problems")
+
+    sweep = sub.add_parser("sweep", help="finite-difference error against step size h",
+                           description="Differentiate EXPR (one variable) at X with finite "
+                                       "differences over a range of steps h and print the "
+                                       "relative error of each against the 50-digit reference.")
+    sweep.add_argument("expression", metavar="EXPR", help='e.g. "sin(x)*exp(x)"')
+    sweep.add_argument("--at", type=float, required=True, metavar="X", help="the point")
+    sweep.add_argument("--methods", type=_names, default=None, metavar="M1,M2",
+                       help="forward, backward, central, central-4, richardson, complex-step "
+                            "(default: forward,central,complex-step)")
+    sweep.add_argument("--per-decade", type=int, default=1, metavar="N",
+                       help="steps per decade from 1e-16 to 1 (default: 1)")
+    sweep.add_argument("--plot", default=None, metavar="FILE.png",
+                       help="also draw the error-vs-step figure to this file")
+    sweep.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+
+    report = sub.add_parser("report", help="write the full comparison report (HTML, PNG, CSV)",
+                            description="Measure every method on the catalogue and write "
+                                        "index.html, summary.md, figures/ and tables/ into DIR.")
+    report.add_argument("--out", default="diffx-report", metavar="DIR",
+                        help="output directory (default: diffx-report); must be new or empty")
+    report.add_argument("--force", action="store_true",
+                        help="write into a non-empty DIR, replacing only the report's own files")
+    report.add_argument("--quick", action="store_true",
+                        help="a small subset (seconds instead of a minute)")
+    report.add_argument("--functions", type=_names, default=None, metavar="F1,F2",
+                        help="catalogue functions (default: every smooth one)")
+    report.add_argument("--methods", type=_names, default=None, metavar="M1,M2",
+                        help="methods (default: all; see `diffx methods`)")
+    report.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     sub.add_parser("methods", help="list the differentiation methods")
     return parser
@@ -161,6 +195,40 @@ def _optimize(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    import numpy as np
+
+    from diffx.compare import step_sweep
+
+    if args.plot and Path(args.plot).exists() and not args.force:
+        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    if args.per_decade < 1:
+        raise DiffxError("--per-decade must be at least 1")
+    steps = 10.0 ** np.arange(-16.0, 1e-9, 1.0 / args.per_decade)
+    methods = args.methods or ("forward", "central", "complex-step")
+    result = step_sweep(args.expression, args.at, methods, steps)
+    print(result)
+    if args.plot:
+        result.plot().savefig(args.plot, dpi=120)
+        print(f"figure written to {args.plot}")
+    return 0
+
+
+def _report(args: argparse.Namespace) -> int:
+    import time
+
+    from diffx.report import build
+
+    start = time.perf_counter()
+    out = build(args.out, functions=args.functions, methods=args.methods, quick=args.quick,
+                force=args.force, progress=not args.no_progress)
+    print(f"report written to {out / 'index.html'} in {time.perf_counter() - start:.0f} s "
+          f"(summary: {out / 'summary.md'})")
+    return 0
+
+
 def _methods(args: argparse.Namespace) -> int:
     from diffx.engines import DESCRIPTIONS, FAMILIES, METHODS
 
@@ -175,17 +243,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"compare": _compare, "methods": _methods, "trace": _trace,
-                "optimize": _optimize}
+                "optimize": _optimize, "sweep": _sweep, "report": _report}
     try:
         return commands[args.command](args)
-    except DiffxError as exc:
-        message = str(exc).splitlines()
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if args.debug:
+            raise
+        return _report_error(exc)
+
+
+def _report_error(exc: Exception) -> int:
+    """One line on stderr (plus a ParseError's caret lines); 2 for the user's input or files,
+    1 for anything else (a bug: --debug shows the traceback)."""
+    if isinstance(exc, DiffxError):
+        message = str(exc).splitlines() or [type(exc).__name__]
         print(f"diffx: error: {message[0]}", file=sys.stderr)
         for line in message[1:]:  # the caret lines of a ParseError
             print(f"  {line}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        return 130
+    if isinstance(exc, OSError):
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"diffx: error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"diffx: internal error: {type(exc).__name__}: {exc} (run with --debug for the "
+          f"traceback, and please report it)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

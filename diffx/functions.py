@@ -90,7 +90,15 @@ Node = Number | Variable | NamedConstant | Apply
 
 _BINARY = {ast.Add: E.add, ast.Sub: E.subtract, ast.Mult: E.multiply, ast.Div: E.divide,
            ast.Pow: E.power}
+_OPERATOR_SYMBOLS = {ast.Mod: "%", ast.FloorDiv: "//", ast.MatMult: "@", ast.LShift: "<<",
+                     ast.RShift: ">>", ast.BitOr: "|", ast.BitAnd: "&", ast.BitXor: "^",
+                     ast.Invert: "~", ast.Not: "not"}
 _FORBIDDEN_HINTS = {
+    ast.Set: "sets are not allowed; a vector function is written [f1, f2]",
+    ast.Dict: "dictionaries are not allowed",
+    ast.Await: "await is not allowed",
+    ast.Yield: "yield is not allowed",
+    ast.YieldFrom: "yield is not allowed",
     ast.Attribute: "attribute access is not allowed",
     ast.Subscript: "indexing is not allowed; name variables x0, x1, ... instead",
     ast.Lambda: "lambda is not allowed",
@@ -178,13 +186,15 @@ class _Parser:
             if op is E.power:
                 self._check_exponent(right, node)
             return self.fold(Apply(op, (left, right)), node)
-        if isinstance(node, ast.BinOp):
-            hint = " (use ** for powers)" if isinstance(node.op, ast.BitXor) else ""
-            raise self.error(f"operator {type(node.op).__name__} is not allowed{hint}", node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
             return self.fold(Apply(E.negative, (self.convert(node.operand),)), node)
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.UAdd):
             return self.convert(node.operand)
+        if isinstance(node, (ast.BinOp, ast.UnaryOp)):
+            symbol = _OPERATOR_SYMBOLS.get(type(node.op), type(node.op).__name__)
+            hint = (" (use ** for powers)" if isinstance(node.op, ast.BitXor) else
+                    "; expressions use + - * / ** and the functions of the table")
+            raise self.error(f"operator {symbol} is not allowed{hint}", node)
         if isinstance(node, ast.Constant):
             return self.number(node)
         if isinstance(node, ast.Name):

@@ -4,22 +4,26 @@ Every engine would answer *something* at a bad point: the derivative formula of 
 at -1, a forward difference of sqrt at 0 is a large finite number, abs'(0) is whatever the
 convention says. diffx looks at the point once, before any method runs, and applies one policy:
 
-======================  =================================================================
-where                   every method returns
-======================  =================================================================
-f not finite there      NaN, with one DomainWarning (log(0), sqrt(-1), arcsin(1.5), 1/0)
-(outside the domain)    (for a vector F only the rows of the undefined outputs are NaN)
-on a domain edge        NaN, with one DomainWarning: an operation's argument sits where the
-                        operation is defined but not differentiable (sqrt or x**0.5 at 0,
-                        arcsin/arccos at ±1)
-on a kink               its usual value, with one NonDifferentiableWarning: an argument of
-                        abs, relu, sign or heaviside is exactly at 0. Exact engines use the
-                        table's convention (abs'(0) = sign(0) = 0, relu'(0) = 0: TensorFlow's,
-                        PyTorch's and JAX's); finite differences return their quotient; the
-                        function may still be differentiable (abs(x)**2 at 0)
-NaN or inf in the point DomainError (raised before anything runs)
-======================  =================================================================
+=========================  ==============================================================
+where                      every method returns
+=========================  ==============================================================
+outside the domain         NaN, with one DomainWarning: f is not finite there (log(0),
+                           sqrt(-1), arcsin(1.5), 1/0), or an operation inside it is
+                           (exp(2/x) and tanh(log(x)) at 0 are finite, but 2/0 and log(0)
+                           are not). For a vector F only the undefined rows are NaN.
+on a domain edge           NaN, with one DomainWarning: an operation's argument sits where
+                           the operation is defined but not differentiable (sqrt or x**0.5
+                           at 0, arcsin/arccos at ±1)
+on a kink                  its usual value, with one NonDifferentiableWarning: an argument
+                           of abs, relu, sign or heaviside is exactly 0. Exact engines use
+                           the table's convention (abs'(0) = sign(0) = 0, relu'(0) = 0:
+                           TensorFlow's, PyTorch's and JAX's); finite differences return
+                           their quotient; the function may still be differentiable
+                           (abs(x)**2 at 0)
+NaN or inf in the point    DomainError (raised before anything runs)
+=========================  ==============================================================
 
+The reference (:mod:`diffx.reference`) raises DomainError at the first two kinds of point.
 The check records one evaluation (:func:`diffx.trace.record`) and reads each operation's
 argument against its row's ``Domain``; it is skipped for functions that contain no operation
 with a restricted derivative (decided once per function).
@@ -27,43 +31,52 @@ with a restricted derivative (decided once per function).
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from diffx import elementary as E
-from diffx.functions import Apply, Function
+from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["PointCheck", "check_point"]
 
-# rows whose derivative exists on a smaller set than the values (edges) or not at kinks
+# rows restricted somewhere: a smaller domain than the reals, an edge, or a kink
 _RESTRICTED = frozenset(row for row in E.ELEMENTARY.values()
-                        if row.domain.kinks or row.domain.derivative != row.domain.values)
+                        if row.domain.kinks or row.domain.derivative != row.domain.values
+                        or row.domain.values != E.REALS)
 
 
 @dataclass(frozen=True)
 class PointCheck:
-    """What the point is for ``f``: per output whether f is undefined, and the operations whose
-    argument sits on a domain edge or a kink (as readable descriptions)."""
+    """What the point is for ``f``: per output whether f is undefined there, and readable
+    descriptions of the operations whose argument is outside their domain (possible even where
+    f is finite: tanh(log(x)) at 0), on a domain edge, or on a kink."""
 
     undefined: np.ndarray
+    outside: tuple[str, ...] = field(default=())
     edges: tuple[str, ...] = field(default=())
     kinks: tuple[str, ...] = field(default=())
 
 
+def _constant(node: Any) -> bool:
+    return not isinstance(node, (Apply, Variable)) or (
+        isinstance(node, Apply) and all(map(_constant, node.args)))
+
+
 def _restricted_tree(node: Any) -> bool:
-    """Does a parsed tree contain an operation whose derivative is restricted?"""
+    """Can a parsed tree meet a restriction? (restricted rows, division by a non-constant,
+    powers other than constant non-negative integers)"""
     if not isinstance(node, Apply):
         return False
-    if node.op in _RESTRICTED or (node.op is E.power and not _integer_exponent(node)):
+    if node.op in _RESTRICTED or (node.op is E.power and not _integer_exponent(node)) \
+            or (node.op is E.divide and not _constant(node.args[1])):
         return True
     return any(_restricted_tree(arg) for arg in node.args)
 
 
 def _integer_exponent(node: Apply) -> bool:
-    from diffx.functions import Number
-
     exponent = node.args[1]
     return isinstance(exponent, Number) and float(exponent.value).is_integer() \
         and exponent.value >= 0
@@ -91,8 +104,9 @@ def _describe(op: str, argument: float, what: str) -> str:
     return f"{op}'s argument is {argument:g}, {what}"
 
 
-def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str]] | None:
-    """Record f at the point and list the operations on an edge or a kink (None: cannot)."""
+def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[str]] | None:
+    """Record f at the point and list the operations outside their domain, on an edge or on
+    a kink (None when f cannot be recorded)."""
     from diffx.trace import primal, record  # lazy: diffx.trace imports the engines
 
     try:
@@ -100,14 +114,23 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str]] | None
             tape = record(fn, [float(v) for v in point])
     except Exception:  # a callable that only TensorFlow can run, or one branching on values
         return None
+    outside: list[str] = []
     edges: list[str] = []
     kinks: list[str] = []
     restricted = False
     for node in tape.nodes[tape.n_inputs:]:
         try:
             args = [float(np.real(primal(a))) for a in node.args]
+            value = float(np.real(primal(node.value)))
         except (TypeError, ValueError):  # array arguments: not a scalar operation
             continue
+        if not math.isfinite(value) and all(map(math.isfinite, args)):
+            restricted = True
+            shown = ", ".join(f"{a:g}" for a in args)
+            outside.append(f"{node.op.name}({shown}) is not finite")
+            continue
+        if node.op is E.divide:
+            restricted = True
         if node.op is E.power:
             base, exponent = args
             if not (exponent.is_integer() and exponent >= 0):
@@ -121,21 +144,33 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str]] | None
         domain, x = node.op.domain, args[0]
         if x in domain.kinks:
             kinks.append(_describe(node.op.name, x, "its kink"))
-        elif x in domain.values and x not in domain.derivative:
-            edges.append(_describe(node.op.name, x, f"the edge of its domain "
-                                                    f"{node.op.domain.values}"))
+        elif x not in domain.values:
+            outside.append(_describe(node.op.name, x, f"outside its domain {domain.values}"))
+        elif x not in domain.derivative:
+            edges.append(_describe(node.op.name, x, f"the edge of its domain {domain.values}"))
     if fn.tree is None:
         fn.__dict__["_restricted"] = restricted
-    return edges, kinks
+    return outside, edges, kinks
 
 
 def check_point(fn: Function, point: np.ndarray) -> PointCheck:
-    """Classify ``point`` for ``fn`` (see the module's table)."""
+    """Classify ``point`` for ``fn`` (see the module's table). The last result is kept on the
+    function, so repeated calls at one point (timing loops) check it once."""
+    key = np.asarray(point, dtype=float).tobytes()
+    cached = fn.__dict__.get("_point_check")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    check = _check(fn, point)
+    fn.__dict__["_point_check"] = (key, check)
+    return check
+
+
+def _check(fn: Function, point: np.ndarray) -> PointCheck:
     undefined = _undefined_outputs(fn, point)
     if undefined.all() or not _may_be_restricted(fn):
         return PointCheck(undefined)
     found = _scan(fn, point)
     if found is None:
         return PointCheck(undefined)
-    edges, kinks = found
-    return PointCheck(undefined, tuple(dict.fromkeys(edges)), tuple(dict.fromkeys(kinks)))
+    outside, edges, kinks = (tuple(dict.fromkeys(items)) for items in found)
+    return PointCheck(undefined, outside, edges, kinks)

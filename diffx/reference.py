@@ -28,6 +28,7 @@ import sympy
 from diffx.engines import symbolic
 from diffx.errors import DiffxError, DomainError, UnsupportedError
 from diffx.functions import Function, as_function
+from diffx.points import check_point
 
 __all__ = [
     "DIGITS",
@@ -49,9 +50,13 @@ def _exact(x: float) -> sympy.Rational:
 def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], point: np.ndarray,
               digits: int, what: str = "the derivative") -> mpmath.mpf:
     subs = {s: _exact(v) for s, v in zip(symbols, point)}
-    value = expr.evalf(n=digits, subs=subs, maxn=10 * digits)
-    if not value.is_Number:
-        value = sympy.N(expr.subs(subs), digits)
+    try:
+        value = expr.evalf(n=digits, subs=subs, maxn=10 * digits)
+        if not value.is_Number:
+            value = sympy.N(expr.subs(subs), digits)
+    except (TypeError, ValueError, ZeroDivisionError):  # evalf meets zoo: sin(1/0)
+        raise DomainError(f"{what} {expr} cannot be evaluated at "
+                          f"{tuple(float(v) for v in point)} (a singularity)") from None
     where = tuple(float(v) for v in point)
     if value.is_finite is False or value.has(sympy.nan, sympy.zoo, sympy.oo, -sympy.oo):
         raise DomainError(f"{what} {expr} is not finite at {where}")
@@ -93,9 +98,25 @@ def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],
         return +value
 
 
+def _check_differentiable(fn: Function, point: np.ndarray, output: int) -> None:
+    """The bad-point policy of :mod:`diffx.points`, which reads f as written: SymPy may have
+    simplified a restriction away (sqrt(x)**2 becomes x, defined everywhere)."""
+    check = check_point(fn, point)
+    where = tuple(float(v) for v in point)
+    if check.undefined[min(output, check.undefined.size - 1)]:
+        raise DomainError(f"{fn.name} is not finite at {where} (outside its domain)")
+    if check.outside:
+        raise DomainError(f"{fn.name} is not defined at {where}: {'; '.join(check.outside)}")
+    if check.edges:
+        raise DomainError(f"{fn.name} is not differentiable at {where}, on the edge of its "
+                          f"domain: {'; '.join(check.edges)}")
+
+
 def _partial(fn: Function, point: np.ndarray, orders: Sequence[int], output: int = 0,
              digits: int = DIGITS) -> mpmath.mpf:
     n = point.size
+    if any(orders):
+        _check_differentiable(fn, point, output)
     forms = _sympy_forms(fn, n)
     if forms is None:
         return _mpmath_derivative(fn, point, orders, output, digits)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import ast
 import builtins
 import codecs
+import re
 import subprocess
 import sys
 import time
@@ -365,17 +366,26 @@ def test_huge_decimal_exponent_in_a_literal_is_refused_quickly() -> None:
 # --------------------------------------------------------------------------------------------
 # The hostile corpus, parsed under a canary
 # --------------------------------------------------------------------------------------------
-def _hostile_lines() -> list[str]:
-    lines = HOSTILE_FILE.read_text(encoding="ascii").split("\n")
-    return [codecs.decode(line, "unicode_escape") for line in lines
-            if line and not line.startswith("#")]
+def _hostile_lines() -> list[tuple[str, str]]:
+    """(decoded text, expected exception class name) per corpus line; a section header
+    "# --- ... --- expect: LimitError" sets the class for the lines below it."""
+    expected, cases = None, []
+    for line in HOSTILE_FILE.read_text(encoding="ascii").split("\n"):
+        match = re.match(r"# --- .* --- expect: (\w+)$", line)
+        if match:
+            expected = match.group(1)
+        elif line and not line.startswith("#"):
+            assert expected is not None, f"corpus line before any section: {line!r}"
+            cases.append((codecs.decode(line, "unicode_escape"), expected))
+    return cases
 
 
-HOSTILE = _hostile_lines()
+HOSTILE_CASES = _hostile_lines()
+HOSTILE = [text for text, _ in HOSTILE_CASES]
 
 
 def test_hostile_corpus_is_substantial() -> None:
-    assert len(HOSTILE) >= 80
+    assert len(HOSTILE) >= 200
     for needle in ("__import__('os').system('touch CANARY')", "\u202e", "\x00", "\u200b",
                    "\U0001d465", "9**9**9**9", "(y := 3)", 'f"{x}"', "x; import os"):
         assert any(needle in line for line in HOSTILE), needle
@@ -449,18 +459,20 @@ def test_canary_notices_evaluation(monkeypatch, tmp_path) -> None:
 
 
 def test_hostile_inputs_raise_quickly_and_evaluate_nothing(monkeypatch, tmp_path) -> None:
-    inputs = HOSTILE + _generated_hostile()  # built (and decoded) before the canary is set
+    # built (and decoded) before the canary is set; generated ones: any DiffxError
+    inputs = HOSTILE_CASES + [(text, "DiffxError") for text in _generated_hostile()]
     monkeypatch.chdir(tmp_path)
     calls = _install_canary(monkeypatch)
 
     outcomes = []
-    for text in inputs:
+    for text, expected in inputs:
         start = time.perf_counter()
         try:
             parse(text)
             outcome = "accepted"
-        except DiffxError:
-            outcome = "refused"
+        except DiffxError as exc:
+            right = expected == "DiffxError" or type(exc).__name__ == expected
+            outcome = "refused" if right else f"{type(exc).__name__}, expected {expected}: {exc}"
         except BaseException as exc:  # any other exception is a failure
             outcome = f"{type(exc).__name__}: {exc}"
         outcomes.append((text[:60], outcome, time.perf_counter() - start))

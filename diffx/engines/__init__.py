@@ -84,12 +84,23 @@ def _check_method(method: str) -> str:
     return method
 
 
-def _check_options(method: str, step: float | None, dtype: str | None) -> str:
+def _check_options(method: str, step: float | str | None, dtype: str | None,
+                   accuracy: int | None = None) -> str:
     if step is not None:
         if FAMILIES[method] != "numeric":
             raise DiffxError(f"method {method!r} takes no step= (only finite differences do)")
-        if not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
-            raise DiffxError(f"step must be a positive finite number, got {step!r}")
+        if step == "adaptive":
+            if method not in ("forward", "backward", "central", "complex-step"):
+                raise DiffxError(f"step='adaptive' is for forward, backward, central and "
+                                 f"complex-step (orders >= 2); {method!r} chooses its own steps")
+        elif not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
+            raise DiffxError(f"step must be a positive finite number or 'adaptive', "
+                             f"got {step!r}")
+    if accuracy is not None:
+        if method not in ("forward", "backward", "central", "complex-step"):
+            raise DiffxError(f"accuracy= is for the stencil methods forward, backward, central "
+                             f"and complex-step (orders >= 2), not {method!r}")
+        numeric.stencil_offsets("forward" if method != "central" else "central", 1, accuracy)
     dtype = dtype or "float64"
     if dtype != "float64" and not method.startswith("tape"):
         raise UnsupportedError(f"method {method!r} computes in float64 only; dtype={dtype!r} "
@@ -128,17 +139,22 @@ def _where(point: np.ndarray) -> str:
 
 
 def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
-         step: float | None, dtype: str) -> tuple[Estimate, str | None]:
+         step: float | str | None, dtype: str,
+         accuracy: int | None = None, mode: str | None = None) -> tuple[Estimate, str | None]:
     """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}, applying
     the bad-point policy of :mod:`diffx.points` (returns the estimate and, for a NaN result,
     the reason to give in the warning).
     """
     check = check_point(fn, point)
     undefined = check.undefined
-    if undefined.all() or check.edges:
+    # where some outputs of a vector F are undefined, the restrictions found are taken to be
+    # theirs (the recording does not say which output an operation feeds): those rows are NaN
+    if undefined.all() or ((check.outside or check.edges) and not undefined.any()):
         shape = {"derivative": (), "jacobian": (undefined.size, point.size),
                  "hessian": (point.size, point.size)}[kind]
         reason = ("f is not finite there (outside its domain)" if undefined.all() else
+                  "the point is outside the domain: " + "; ".join(check.outside)
+                  if check.outside else
                   "the point is on the edge of the domain: " + "; ".join(check.edges))
         return Estimate(np.full(shape, math.nan)[()], None, 1, None, method), reason
     if check.kinks:
@@ -147,7 +163,7 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
             f"{'; '.join(check.kinks)}. {_KINK_VALUES[FAMILIES[method]]}"), stacklevel=3)
     try:
         with np.errstate(all="ignore"):  # NaN and inf are reported once, as a DomainWarning
-            result = _run_engine(kind, fn, point, method, order, step, dtype)
+            result = _run_engine(kind, fn, point, method, order, step, dtype, accuracy, mode)
     except DiffxError:
         raise
     except Exception as exc:
@@ -173,12 +189,13 @@ _KINK_VALUES = {
 
 
 def _run_engine(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
-                step: float | None, dtype: str) -> Estimate:
+                step: float | str | None, dtype: str, accuracy: int | None = None,
+                mode: str | None = None) -> Estimate:
     family = FAMILIES[method]
     if family == "numeric":
         if kind == "derivative":
-            return numeric.derivative(fn, point[0], order, method, step)
-        return getattr(numeric, kind)(fn, point, method, step)
+            return numeric.derivative(fn, point[0], order, method, step, accuracy)
+        return getattr(numeric, kind)(fn, point, method, step, accuracy)
     engines: dict[str, Callable[..., Any]] = {
         "symbolic": {"derivative": lambda: symbolic.derivative(fn, point[0], order),
                      "jacobian": lambda: symbolic.jacobian(fn, point),
@@ -193,16 +210,21 @@ def _run_engine(kind: str, fn: Function, point: np.ndarray, method: str, order: 
     if method in engines:
         value = engines[method][kind]()
     elif kind == "derivative":
-        value = tape.derivative(fn, point[0], order, method, dtype)
+        value = tape.derivative(fn, point[0], order, method, dtype, mode)
     else:
-        value = getattr(tape, kind)(fn, point, method, dtype)
+        value = getattr(tape, kind)(fn, point, method, dtype, mode)
     return Estimate(value, None, None, None, method)
 
 
-def _prepare(f: Any, x: Any, method: str, step: float | None, dtype: str | None,
-             variables: Sequence[str] | None) -> tuple[Function, np.ndarray, str]:
+def _prepare(f: Any, x: Any, method: str, step: float | str | None, dtype: str | None,
+             variables: Sequence[str] | None,
+             accuracy: int | None = None,
+             mode: str | None = None) -> tuple[Function, np.ndarray, str]:
     _check_method(method)
-    dtype = _check_options(method, step, dtype)
+    if mode is not None and not method.startswith("tape"):
+        raise DiffxError(f"mode= (eager or graph) is for 'tape' and 'tape-forward', "
+                         f"not {method!r}")
+    dtype = _check_options(method, step, dtype, accuracy)
     return as_function(f, variables), _point(x), dtype
 
 
@@ -213,20 +235,24 @@ def _scalar_valued(fn: Function, point: np.ndarray, what: str) -> None:
 
 
 def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
-               step: float | None = None, dtype: str | None = None,
-               variables: Sequence[str] | None = None, full_output: bool = False) -> Any:
+               step: float | str | None = None, dtype: str | None = None,
+               variables: Sequence[str] | None = None, full_output: bool = False,
+               accuracy: int | None = None, mode: str | None = None) -> Any:
     """The ``order``-th derivative of a scalar function of one variable at ``x``.
 
     ``f`` is an expression string, a SymPy expression or a callable; ``method`` one of
     ``diffx.METHODS``. Returns a float, or with ``full_output=True`` an :class:`Estimate`
     (value, error estimate — ``None`` for exact methods — evaluations, step).
+    Finite differences: ``step`` is a positive float, None (model step checked against the
+    function, see :mod:`diffx.engines.numeric`) or ``"adaptive"`` (also probes larger steps);
+    ``accuracy`` is the stencil's order of accuracy (forward/backward 1…8, central 2/4/6/8).
 
     >>> derivative("3*x**3 + x**2", 10.0)
     920.0
     """
     if isinstance(x, dual.Dual) and method == "dual":  # nested inside an outer dual derivative
         return dual.derivative(as_function(f, variables), x, order)
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
     if point.size != 1:
         raise DiffxError(f"derivative needs a single point x, got {point.size} coordinates "
                          f"(use gradient or jacobian)")
@@ -239,7 +265,8 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
             value = float(fn.numpy_call(point))
         result = Estimate(value, None, 1, None, method)
     else:
-        result, reason = _run("derivative", fn, point, method, int(order), step, dtype)
+        result, reason = _run("derivative", fn, point, method, int(order), step, dtype,
+                              accuracy, mode)
         if isinstance(result.value, dual.Dual):  # f closes over an outer derivative's Dual
             return result.value
         result = Estimate(float(result.value), _float_or_none(result.error),
@@ -252,12 +279,13 @@ def _float_or_none(error: Any) -> float | None:
     return None if error is None else float(np.max(error))
 
 
-def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | str | None = None,
              dtype: str | None = None, variables: Sequence[str] | None = None,
-             full_output: bool = False) -> Any:
+             full_output: bool = False, accuracy: int | None = None,
+             mode: str | None = None) -> Any:
     """Jacobian of F: Rⁿ → Rᵐ at ``x``, an ndarray of shape (m, n) (m = 1 for scalar f)."""
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
-    result, reason = _run("jacobian", fn, point, method, 1, step, dtype)
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
+    result, reason = _run("jacobian", fn, point, method, 1, step, dtype, accuracy, mode)
     value = np.asarray(result.value, dtype=float)
     value = value.reshape(-1, point.size)
     _finish(value, method, fn, point, reason)
@@ -265,16 +293,17 @@ def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
     return result if full_output else result.value
 
 
-def gradient(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+def gradient(f: Any, x: Any, method: str = "dual", *, step: float | str | None = None,
              dtype: str | None = None, variables: Sequence[str] | None = None,
-             full_output: bool = False) -> Any:
+             full_output: bool = False, accuracy: int | None = None,
+             mode: str | None = None) -> Any:
     """Gradient of a scalar function at ``x``, an ndarray of shape (n,).
 
     >>> gradient("(x**2 + y - 11)**2 + (x + y**2 - 7)**2", [0.0, 0.0])
     array([-14., -22.])
     """
     result = jacobian(f, x, method, step=step, dtype=dtype, variables=variables,
-                      full_output=True)
+                      full_output=True, accuracy=accuracy, mode=mode)
     if result.value.shape[0] != 1:
         raise DiffxError(f"gradient needs a scalar function; this one has "
                          f"{result.value.shape[0]} outputs (use jacobian)")
@@ -283,13 +312,14 @@ def gradient(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
     return result if full_output else result.value
 
 
-def hessian(f: Any, x: Any, method: str = "dual", *, step: float | None = None,
+def hessian(f: Any, x: Any, method: str = "dual", *, step: float | str | None = None,
             dtype: str | None = None, variables: Sequence[str] | None = None,
-            full_output: bool = False) -> Any:
+            full_output: bool = False, accuracy: int | None = None,
+            mode: str | None = None) -> Any:
     """Hessian of a scalar function at ``x``, an ndarray of shape (n, n)."""
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables)
+    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
     _scalar_valued(fn, point, "hessian")
-    result, reason = _run("hessian", fn, point, method, 2, step, dtype)
+    result, reason = _run("hessian", fn, point, method, 2, step, dtype, accuracy, mode)
     value = np.asarray(result.value, dtype=float).reshape(point.size, point.size)
     _finish(value, method, fn, point, reason)
     result = Estimate(value, result.error, result.evaluations, result.step, method)

@@ -1,45 +1,95 @@
-"""Finite differences: forward, backward, central stencils, Richardson extrapolation, complex step.
+"""Finite differences: stencils of any order and accuracy, step selection, Richardson, complex step.
 
-Every method returns an :class:`~diffx.engines.Estimate` with an error estimate and the number of
-function evaluations. Step sizes follow the textbook balance of truncation and rounding error
-for a stencil of accuracy order p and derivative order k (error ≈ C·hᵖ + ε·|f|/hᵏ, minimised at
-h ≈ ε^(1/(p+k)) · scale), with scale = max(|x|, 1):
+Every method returns an :class:`~diffx.engines.Estimate` with an error estimate, the step used
+and the number of function evaluations (distinct points; repeated points are evaluated once).
 
-    forward/backward, k=1 (p=1):  h ≈ √ε · scale ≈ 1.5e-8 · scale
-    central,          k=1 (p=2):  h ≈ ∛ε · scale ≈ 6.1e-6 · scale
+Stencils
+    Weights for any offsets come from Fornberg's algorithm (Fornberg 1988, "Generation of finite
+    difference formulas on arbitrarily spaced grids", Math. Comp. 51:699). ``forward``,
+    ``backward`` and ``central`` stencils exist for any derivative order k ≥ 1 and accuracy
+    p = 1 … 8 (central stencils are symmetric, so their accuracy is even: 2, 4, 6, 8).
 
-Stencil weights for any offsets come from Fornberg's algorithm (Fornberg 1988, "Generation of
-finite difference formulas on arbitrarily spaced grids", Math. Comp. 51:699).
+Step selection (``step=None``, the default)
+    A stencil's error is truncation + rounding, ``C·|f⁽ᵖ⁺ᵏ⁾|·hᵖ + ε·Σ|wᵢ||f(xᵢ)|/hᵏ``
+    (:func:`error_model`). With derivatives scaling like f/Lⁿ the optimum is
+    ``h ≈ ε^(1/(p+k))·L``; the model step takes L = max(|x|, 1) (:func:`default_step`). Then
+    the function itself is asked: the stencil at 2h gives the truncation T ≈ |D(2h) − D(h)| /
+    (2ᵖ − 1), and the values give the rounding R (so the balance scales with |f|). When T > 4R
+    the model step was too large for this function (a pole, a steep feature, a large |x|), and
+    h moves to the balance point ``h·(k·R / (p·T))^(1/(p+k))`` (at most three moves). Near a
+    domain edge (f not finite at a stencil point) the step shrinks by 4 until every point is
+    finite, and a one-sided stencil of the same accuracy is tried too; the candidate with the
+    smaller error estimate wins. A point outside the domain stays NaN (the engines' policy).
+
+``step="adaptive"``
+    Also probes upwards: when the truncation is not measurable at the model step (T ≤ 4R), the
+    step doubles until it is (up to 4096×), and h moves to the balance point estimated there.
+    This finds the large optimal steps of functions whose |f| is large compared with their
+    higher derivatives (a large constant offset, a low-degree polynomial). It costs one more
+    stencil per doubling.
+
+Error estimate
+    T + R at the step used (step doubling, as in Richardson's own estimate).
+
+Richardson
+    Central differences at h₀, h₀/2, h₀/4, … in a Neville tableau that eliminates h², h⁴, …;
+    the entry with the smallest error estimate is returned (:func:`richardson`). Near a domain
+    edge h₀ shrinks and a one-sided tableau (powers h, h², … eliminated) is tried as well.
+
+Complex step
+    ``Im f(x + ih)/h`` with h = 1e-100: no subtraction, so first derivatives are exact to
+    rounding. Functions that are not complex-analytic (abs, relu, sign, heaviside: rows of
+    :mod:`diffx.elementary` with ``analytic=False``) are refused with ``UnsupportedError``
+    (their complex extension would return a wrong derivative silently). Higher orders apply a
+    central stencil (any ``accuracy``) to these exact first derivatives, with the step
+    selection above. A given ``step=`` applies to that outer stencil only.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 
 from diffx.engines.estimate import Estimate
-from diffx.errors import UnsupportedError
+from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function
 
 __all__ = [
+    "ACCURACIES",
     "METHODS",
     "default_step",
     "derivative",
+    "error_model",
     "fornberg_weights",
     "hessian",
     "jacobian",
     "richardson",
     "stencil_offsets",
+    "step_for",
+    "truncation_constant",
+    "truncation_order",
 ]
 
-EPS = np.finfo(float).eps
+EPS = float(np.finfo(float).eps)
 METHODS = ("forward", "backward", "central", "richardson", "complex-step")
+STENCIL_METHODS = ("forward", "backward", "central")
+ACCURACIES = range(1, 9)  # forward/backward: 1 … 8; central: 2, 4, 6, 8
 COMPLEX_STEP = 1e-100  # any tiny h works: there is no subtraction, so no cancellation
-RICHARDSON_LEVELS = 6  # halvings always taken; more while the best estimate still improves
+RICHARDSON_LEVELS = 4  # rows always computed; more while the best estimate still improves
 RICHARDSON_MAX_LEVELS = 12
+RICHARDSON_PATIENCE = 1  # rows without a halving of the best error estimate before stopping
+RICHARDSON_START = 16.0  # h₀ = 16 × the accuracy-4 model step ε^(1/5)·max(|x|, 1)
+REFINE_MOVES = 3  # moves of h towards the truncation/rounding balance point
+ADAPTIVE_DOUBLINGS = 12  # upward probe of step="adaptive": at most 4096 × the model step
+SHRINKS = 60  # domain fallback: h / 4 at most this many times (4⁶⁰ ≈ 1e36)
 
 
+# --------------------------------------------------------------------------------------------
+# Stencils
+# --------------------------------------------------------------------------------------------
 def fornberg_weights(offsets: np.ndarray, order: int) -> np.ndarray:
     """Weights w with f^(order)(x) ≈ Σ w_i f(x + offsets_i) / h^order (offsets in units of h).
 
@@ -71,178 +121,440 @@ def fornberg_weights(offsets: np.ndarray, order: int) -> np.ndarray:
 
 
 def stencil_offsets(kind: str, order: int, accuracy: int) -> np.ndarray:
-    """Integer offsets of the standard forward/backward/central stencil."""
+    """Integer offsets of the standard forward/backward/central stencil of accuracy hᵃᶜᶜᵘʳᵃᶜʸ.
+
+    Central stencils are symmetric and their accuracy is even; an odd ``accuracy`` is refused.
+
+    >>> stencil_offsets("central", 2, 4)
+    array([-2., -1.,  0.,  1.,  2.])
+    >>> stencil_offsets("backward", 1, 2)
+    array([-0., -1., -2.])
+    """
+    if not (isinstance(order, (int, np.integer)) and order >= 1):
+        raise DiffxError(f"a stencil needs a derivative order ≥ 1, got {order!r}")
+    if not (isinstance(accuracy, (int, np.integer)) and accuracy in ACCURACIES):
+        raise DiffxError(f"accuracy must be an integer from {ACCURACIES[0]} to {ACCURACIES[-1]}"
+                         f", got {accuracy!r}")
     if kind == "central":
-        half = (order + 1) // 2 - 1 + (accuracy + 1) // 2
+        if accuracy % 2:
+            raise DiffxError(f"central stencils are symmetric, so their accuracy is even (2, 4, "
+                             f"6, 8); got accuracy={accuracy}")
+        half = (order + 1) // 2 - 1 + accuracy // 2
         return np.arange(-half, half + 1, dtype=float)
-    points = order + accuracy
-    offsets = np.arange(points, dtype=float)
+    if kind not in ("forward", "backward"):
+        raise DiffxError(f"unknown stencil kind {kind!r}: forward, backward or central")
+    offsets = np.arange(order + accuracy, dtype=float)
     return offsets if kind == "forward" else -offsets
 
 
+def _moment(offsets: np.ndarray, weights: np.ndarray, n: int) -> float:
+    return float(np.sum(weights * offsets**n))
+
+
+def truncation_order(offsets: np.ndarray, order: int) -> int:
+    """The accuracy p of a stencil: the first power n ≥ points with Σ wᵢ oᵢⁿ ≠ 0 is p + order.
+
+    >>> truncation_order(np.array([-1.0, 0.0, 1.0]), 1)
+    2
+    """
+    offsets = np.asarray(offsets, dtype=float)
+    weights = fornberg_weights(offsets, order)
+    scale = float(np.sum(np.abs(weights) * np.max(np.abs(offsets)) ** offsets.size))
+    n = offsets.size
+    while abs(_moment(offsets, weights, n)) <= 1e-9 * scale:
+        n += 1
+    return n - order
+
+
+def truncation_constant(offsets: np.ndarray, order: int) -> float:
+    """C in the leading truncation term C·f⁽ᵖ⁺ᵏ⁾(x)·hᵖ of a stencil (signed).
+
+    >>> round(truncation_constant(np.array([-1.0, 1.0]), 1), 12)  # (f(x+h) − f(x−h))/2h
+    0.166666666667
+    """
+    offsets = np.asarray(offsets, dtype=float)
+    p = truncation_order(offsets, order)
+    weights = fornberg_weights(offsets, order)
+    return _moment(offsets, weights, p + order) / math.factorial(p + order)
+
+
 def default_step(kind: str, x: float, order: int = 1, accuracy: int | None = None) -> float:
-    """Step balancing truncation (∝ hᵖ) and rounding (∝ ε/hᵏ) error: ε^(1/(p+k))·max(|x|, 1)."""
+    """Model step balancing truncation (∝ hᵖ) and rounding (∝ ε/hᵏ): ε^(1/(p+k))·max(|x|, 1)."""
     p = accuracy or (2 if kind in ("central", "richardson") else 1)
     return EPS ** (1.0 / (p + order)) * max(abs(float(x)), 1.0)
 
 
-def _exact_step(x: np.ndarray, h: np.ndarray) -> np.ndarray:
+def error_model(method: str, h: float, derivatives: Mapping[int, float], order: int = 1,
+                accuracy: int | None = None) -> tuple[float, float] | None:
+    """Textbook (truncation, rounding) error of ``method`` at step h, for plotting V-curves.
+
+    ``derivatives[n]`` is f⁽ⁿ⁾(x) (n = 0 and n = p + order are needed; complex-step: 1 and 3).
+    Truncation |C·f⁽ᵖ⁺ᵏ⁾|·hᵖ with C from :func:`truncation_constant`; rounding ε·|f|·Σ|wᵢ|/hᵏ
+    (complex step: ε·|f'|, no subtraction). Richardson has no closed model: None. Accuracy
+    defaults as the methods do (forward/backward 1, central 2).
+
+    >>> t, r = error_model("central", 1e-3, {0: 1.0, 3: 6.0})
+    >>> round(t, 12), r == EPS * 1.0 * 1.0 / 1e-3
+    (1e-06, True)
+    """
+    if method == "richardson":
+        return None
+    if method == "complex-step":
+        if order != 1:
+            return None
+        return abs(derivatives[3]) * h**2 / 6, EPS * abs(derivatives[1])
+    if method not in STENCIL_METHODS:
+        raise DiffxError(f"no error model for method {method!r}")
+    offsets = stencil_offsets(method, order, accuracy or (2 if method == "central" else 1))
+    p = truncation_order(offsets, order)
+    weights = fornberg_weights(offsets, order)
+    truncation = abs(truncation_constant(offsets, order) * derivatives[p + order]) * h**p
+    rounding = EPS * abs(derivatives[0]) * float(np.sum(np.abs(weights))) / h**order
+    return truncation, rounding
+
+
+def _exact_step(x: float, h: float) -> float:
     """Round h so that x + h is exactly representable (removes one rounding error)."""
-    return (x + h) - x
+    return float((x + h) - x) or h
 
 
+# --------------------------------------------------------------------------------------------
+# Sampling f along a line
+# --------------------------------------------------------------------------------------------
 class _Counter:
-    """Wraps a function to count evaluations (each point of a stencil is one evaluation)."""
+    """Wraps a function to count evaluations; each distinct point is evaluated once."""
 
     def __init__(self, fn: Function):
         self.fn = fn
         self.count = 0
+        self._memo: dict[bytes, np.ndarray] = {}
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        self.count += 1
-        with np.errstate(all="ignore"):
-            return self.fn.numpy_call(x)
+        key = x.tobytes() + str(x.dtype).encode()
+        if key not in self._memo:
+            self.count += 1
+            with np.errstate(all="ignore"):
+                self._memo[key] = np.asarray(self.fn.numpy_call(x))
+        return self._memo[key]
 
 
-def _stencil(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, direction: np.ndarray, h: float,
-             offsets: np.ndarray, order: int) -> tuple[np.ndarray, np.ndarray]:
-    """Σ w_i f(x + offset_i·h·direction) / h^order, and its rounding-error bound."""
-    weights = fornberg_weights(offsets, order)
-    total = 0.0
-    magnitude = 0.0
+class _Line:
+    """g(t) = f(x + t·direction) (or any sampled function of t) with the scale of its errors.
+
+    ``mask`` marks the outputs that are finite at t = 0 (a vector function may be undefined in
+    some outputs; only the others decide whether a step crosses a domain edge).
+    """
+
+    def __init__(self, sample: Callable[[float], np.ndarray], x0: float):
+        self.sample = sample
+        self.x0 = x0  # the coordinate along the line, for |x| scaling and exact steps
+        self._mask: np.ndarray | None = None
+
+    def __call__(self, t: float) -> np.ndarray:
+        return self.sample(t)
+
+    def finite(self, ts: np.ndarray) -> bool:
+        values = [np.atleast_1d(self.sample(float(t))) for t in ts]
+        if all(np.all(np.isfinite(v)) for v in values):
+            return True
+        if self._mask is None:
+            self._mask = np.isfinite(np.atleast_1d(self.sample(0.0)))
+        return all(np.all(np.isfinite(v[self._mask])) for v in values)
+
+
+def _stencil(line: _Line, offsets: np.ndarray, weights: np.ndarray, h: float,
+             order: int) -> tuple[np.ndarray, np.ndarray]:
+    """Σ w_i g(offset_i·h) / h^order, and its rounding-error bound ε·Σ|wᵢ||gᵢ|/hᵏ."""
+    total: Any = 0.0
+    magnitude: Any = 0.0
     for w, offset in zip(weights, offsets):
         if w == 0.0:
             continue
-        value = f(x + offset * h * direction)
+        value = line(float(offset * h))
         total = total + w * value
         magnitude = magnitude + abs(w) * np.abs(value)
-    return total / h**order, EPS * magnitude / h**order
+    return np.asarray(total / h**order), np.asarray(EPS * magnitude / h**order)
 
 
-def _difference(f: Callable[[np.ndarray], np.ndarray], x: np.ndarray, direction: np.ndarray,
-                h: float, offsets: np.ndarray, order: int,
-                accuracy: int) -> tuple[np.ndarray, np.ndarray]:
-    """A stencil estimate with its error estimate: truncation from a step-doubling comparison
-    (error ∝ hᵖ, so |D(2h) − D(h)| / (2ᵖ − 1) estimates the error of D(h)) plus rounding."""
-    value, rounding = _stencil(f, x, direction, h, offsets, order)
-    coarse, _ = _stencil(f, x, direction, 2 * h, offsets, order)
-    truncation = np.abs(coarse - value) / (2**accuracy - 1)
-    return value, truncation + rounding
+def _size(a: np.ndarray) -> float:
+    """One number for an array of errors (vector functions): the sum of the finite entries."""
+    a = np.abs(np.asarray(a, dtype=float))
+    return float(np.sum(a[np.isfinite(a)]))
 
 
+# --------------------------------------------------------------------------------------------
+# Stencil differences with step selection
+# --------------------------------------------------------------------------------------------
+class _Stencil:
+    """One stencil (offsets, weights, order, accuracy p) applied along a line at step h, with
+    the step-doubling truncation estimate T and the rounding bound R."""
+
+    def __init__(self, line: _Line, offsets: np.ndarray, order: int):
+        self.line, self.offsets, self.order = line, offsets, order
+        self.weights = fornberg_weights(offsets, order)
+        self.p = truncation_order(offsets, order)
+
+    def at(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(value, truncation estimate, rounding bound) at step h."""
+        value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
+        coarse, _ = _stencil(self.line, self.offsets, self.weights, 2 * h, self.order)
+        truncation = np.abs(coarse - value) / (2**self.p - 1)
+        return value, truncation, rounding
+
+    def fits(self, h: float) -> bool:
+        """Is g finite at every point the stencil uses at h and at 2h?"""
+        used = self.offsets[self.weights != 0]
+        return self.line.finite(np.concatenate([used * h, 2 * used * h]))
+
+    def balance(self, h: float, truncation: float, rounding: float) -> float:
+        """The step where C·hᵖ and R·hᵏ/hᵏ balance: minimises T(h)+R(h) for T ∝ hᵖ, R ∝ h⁻ᵏ."""
+        k, p = self.order, self.p
+        return h * (k * rounding / (p * truncation)) ** (1.0 / (p + k))
+
+    def exact(self, h: float) -> float:
+        return _exact_step(self.line.x0, h)
+
+
+def _fit(stencil: _Stencil, h: float) -> tuple[float, int] | None:
+    """The largest h/4ʲ at which every point of the stencil (at h and 2h) is finite, and j."""
+    for shrinks in range(SHRINKS + 1):
+        if stencil.fits(h):
+            return h, shrinks
+        h = stencil.exact(h / 4)
+    return None
+
+
+def _select(stencil: _Stencil, h: float, adaptive: bool) -> tuple[np.ndarray, np.ndarray, float]:
+    """Value, error estimate (T + R) and step, after moving h towards the balance point."""
+    value, truncation, rounding = stencil.at(h)
+    T, R = _size(truncation), _size(rounding)
+    if adaptive and not T > 4 * R:
+        value, truncation, rounding, h = _probe_upwards(stencil, h, value, truncation, rounding)
+        T, R = _size(truncation), _size(rounding)
+    for _ in range(REFINE_MOVES):
+        if not T > 4 * R:
+            break
+        h_new = stencil.exact(max(stencil.balance(h, T, R), h * 1e-6))
+        if h_new > h / 1.5 or not stencil.fits(h_new):
+            break
+        h = h_new
+        value, truncation, rounding = stencil.at(h)
+        T, R = _size(truncation), _size(rounding)
+    return value, truncation + rounding, h
+
+
+def _probe_upwards(stencil: _Stencil, h: float, value: np.ndarray, truncation: np.ndarray,
+                   rounding: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """Double h while the truncation stays below the rounding (step="adaptive"); from the first
+    step where it is measurable, jump to the balance point. Returns (value, T, R, h)."""
+    best = (value, truncation, rounding, h)
+    for _ in range(ADAPTIVE_DOUBLINGS):
+        up = stencil.exact(2 * h)
+        if not stencil.fits(up):
+            break
+        v, t, r = stencil.at(up)
+        T, R = _size(t), _size(r)
+        if T > 4 * R:
+            target = stencil.exact(stencil.balance(up, T, R))
+            if target < up / 1.5 and stencil.fits(target):
+                v, t, r = stencil.at(target)
+                up = target
+            if _size(t + r) < _size(best[1] + best[2]):
+                best = (v, t, r, up)
+            break
+        best, h = (v, t, r, up), up
+    return best
+
+
+def _difference(line: _Line, kind: str, order: int, accuracy: int, step: float | str | None,
+                scale: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The ``order``-th derivative along the line with its error estimate and step."""
+    offsets = stencil_offsets(kind, order, accuracy)
+    stencil = _Stencil(line, offsets, order)
+    if isinstance(step, (int, float)):  # the caller's step, as given (no fallback)
+        h = stencil.exact(float(step))
+        value, truncation, rounding = stencil.at(h)
+        return value, truncation + rounding, h
+    adaptive = step == "adaptive"
+    h = stencil.exact(default_step(kind, scale, order, stencil.p))
+    fitted = _fit(stencil, h)
+    candidates = []
+    if fitted is not None:
+        candidates.append(_select(stencil, fitted[0], adaptive))
+    if kind == "central" and (fitted is None or fitted[1] > 0):
+        for side in ("forward", "backward"):  # near an edge: one-sided, equal accuracy
+            other = _Stencil(line, stencil_offsets(side, order, stencil.p), order)
+            found = _fit(other, h)
+            if found is not None:
+                candidates.append(_select(other, found[0], adaptive))
+    if not candidates:  # no finite stencil at any step: report what the model step gives
+        value, truncation, rounding = stencil.at(h)
+        return value, truncation + rounding, h
+    return min(candidates, key=lambda c: _size(c[1]) if np.all(np.isfinite(c[0])) else math.inf)
+
+
+# --------------------------------------------------------------------------------------------
+# Richardson extrapolation
+# --------------------------------------------------------------------------------------------
 def richardson(estimate: Callable[[float], tuple[np.ndarray, np.ndarray]], h0: float,
                levels: int = RICHARDSON_LEVELS, exponent: int = 2,
-               max_levels: int = RICHARDSON_MAX_LEVELS,
-               ) -> tuple[np.ndarray, np.ndarray, float]:
-    """Richardson extrapolation of a central estimate D(h) = D + c₁h² + c₂h⁴ + …
+               max_levels: int = RICHARDSON_MAX_LEVELS, increment: int | None = None,
+               patience: int = 2) -> tuple[np.ndarray, np.ndarray, float]:
+    """Richardson extrapolation of D(h) = D + c₁hᵉ + c₂h^(e+i) + … (central: e = i = 2).
 
     Evaluates D at h0, h0/2, h0/4, … and eliminates the error terms in a Neville tableau.
     Returns the tableau entry with the smallest error estimate (the larger of its distances to
-    its two parents, as numdifftools does, plus the rounding bound of its finest step), that
-    estimate, and the finest step used. After ``levels`` rows it goes on halving (up to
-    ``max_levels``) while the last two rows still improved the best estimate: near a pole or
-    a steep feature the coarse rows are useless and the good entries come from finer steps.
+    its two parents, as numdifftools does, plus the rounding bound of its finest step amplified
+    by the tableau), that estimate, and the finest step used. After ``levels`` rows it goes on
+    halving (up to ``max_levels``) while the last two rows still improved the best estimate:
+    near a pole or a steep feature the coarse rows are useless and the good entries come from
+    finer steps.
     """
+    increment = exponent if increment is None else increment
     tableau: list[list[np.ndarray]] = []
     best, best_error, best_step = None, None, h0
     improved: list[bool] = []
     for i in range(max_levels):
-        if i >= levels and not any(improved[-2:]):
+        if i >= levels and not any(improved[-patience:]):
             break
         h = h0 / 2**i
         value, rounding = estimate(h)
-        row = [value]
+        row = [np.asarray(value)]
+        amplification = 1.0
         for j in range(1, i + 1):
-            factor = 2.0 ** (exponent * j)
+            factor = 2.0 ** (exponent + increment * (j - 1))
+            amplification *= (factor + 1) / (factor - 1)
             row.append(row[j - 1] + (row[j - 1] - tableau[i - 1][j - 1]) / (factor - 1))
         tableau.append(row)
         improved.append(False)
         for j in range(1, i + 1):
             error = np.maximum(np.abs(row[j] - row[j - 1]), np.abs(row[j] - tableau[i - 1][j - 1]))
             error = error + 2 * rounding * 2.0**j
+            if not np.all(np.isfinite(row[j])):
+                continue
             if best_error is None or np.max(error) < 0.5 * np.max(best_error):
                 improved[-1] = True
             if best_error is None or np.max(error) < np.max(best_error):
                 best, best_error, best_step = row[j], error, h
+    if best is None:  # every entry non-finite
+        best, best_error = tableau[-1][-1], np.full(np.shape(tableau[-1][-1]), math.inf)
     return best, best_error, best_step
 
 
+def _richardson(line: _Line, order: int, step: float | str | None,
+                scale: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """Richardson on central differences (accuracy 2); near a domain edge the start step
+    shrinks, and a one-sided tableau (accuracy 1, all powers of h) is tried as well."""
+
+    def run(kind: str, h0: float) -> tuple[np.ndarray, np.ndarray, float]:
+        stencil = _Stencil(line, stencil_offsets(kind, order, 2 if kind == "central" else 1),
+                           order)
+
+        def at(h: float) -> tuple[np.ndarray, np.ndarray]:
+            return _stencil(line, stencil.offsets, stencil.weights, stencil.exact(h), order)
+
+        increment = 2 if kind == "central" else 1
+        return richardson(at, h0, levels=RICHARDSON_LEVELS, exponent=stencil.p,
+                          max_levels=RICHARDSON_MAX_LEVELS, increment=increment,
+                          patience=RICHARDSON_PATIENCE)
+
+    model = step_for("richardson", scale, order)
+    h0 = _exact_step(line.x0, float(step) if isinstance(step, (int, float)) else model)
+    if isinstance(step, (int, float)):
+        return run("central", h0)
+    candidates = []
+    central = _Stencil(line, stencil_offsets("central", order, 2), order)
+    fitted = _fit(central, h0)
+    if fitted is not None:
+        h, shrinks = fitted
+        candidates.append(run("central", h / 2 if shrinks else h))
+    if fitted is None or fitted[1] > 0:
+        for side in ("forward", "backward"):
+            one_sided = _Stencil(line, stencil_offsets(side, order, 1), order)
+            found = _fit(one_sided, h0)
+            if found is not None:
+                candidates.append(run(side, found[0] / 2 if found[1] else found[0]))
+    if not candidates:
+        return run("central", h0)
+    return min(candidates, key=lambda c: _size(c[1]) if np.all(np.isfinite(c[0])) else math.inf)
+
+
+# --------------------------------------------------------------------------------------------
+# Directional derivatives, the three cores
+# --------------------------------------------------------------------------------------------
 def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str, order: int,
-                 step: float | None, f: _Counter) -> tuple[np.ndarray, np.ndarray, float]:
-    """The order-th derivative along ``direction`` (a unit basis vector) with error estimate."""
+                 step: float | str | None, f: _Counter, accuracy: int | None = None,
+                 ) -> tuple[np.ndarray, np.ndarray, float]:
+    """The order-th derivative along ``direction`` with error estimate and step."""
+    x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
     scale = max(float(np.max(np.abs(x * direction))), 1.0)
-    if method in ("forward", "backward", "central"):
-        accuracy = 2 if method == "central" else 1
-        h = step if step is not None else default_step(method, scale, order, accuracy)
-        h = float(_exact_step(np.dot(x, direction), h))
-        offsets = stencil_offsets(method, order, accuracy)
-        value, error = _difference(f, x, direction, h, offsets, order, accuracy)
-        return value, error, h
-    if method == "richardson":
-        h0 = step if step is not None else 2.0 ** (RICHARDSON_LEVELS - 1) * default_step(
-            "central", scale, order, accuracy=4)
-        offsets = stencil_offsets("central", order, 2)
-
-        def central(h):
-            return _stencil(f, x, direction, h, offsets, order)
-
-        return richardson(central, h0)
     if method == "complex-step":
-        return _complex_step(fn, x, direction, order, step, f)
+        return _complex_step(fn, x, direction, order, step, f, accuracy, scale)
+
+    def sample(t: float) -> np.ndarray:
+        return f(x + t * direction)
+
+    line = _Line(sample, x0)
+    if method in STENCIL_METHODS:
+        accuracy = accuracy or (2 if method == "central" else 1)
+        return _difference(line, method, order, accuracy, step, scale)
+    if method == "richardson":
+        return _richardson(line, order, step, scale)
     raise UnsupportedError(f"unknown finite-difference method {method!r}")
 
 
 def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int,
-                  step: float | None, f: _Counter) -> tuple[np.ndarray, np.ndarray, float]:
+                  step: float | str | None, f: _Counter, accuracy: int | None,
+                  scale: float) -> tuple[np.ndarray, np.ndarray, float]:
     """f'(x) = Im f(x + i·h) / h with no subtraction, so h can be tiny and f' exact to rounding.
 
     Higher orders apply a central stencil of order k-1 to these exact first derivatives, with
-    the same step-doubling truncation estimate as the real stencils.
+    the same step selection and error estimate as the real stencils.
     """
 
-    def first(point: np.ndarray) -> np.ndarray:
-        return np.imag(f(point + 1j * COMPLEX_STEP * direction)) / COMPLEX_STEP
+    def first(t: float) -> np.ndarray:
+        point = (x + t * direction).astype(complex) + 1j * COMPLEX_STEP * direction
+        return np.imag(f(point)) / COMPLEX_STEP
 
     if order == 1:
-        value = first(x.astype(complex))
+        value = first(0.0)
         return value, EPS * np.abs(value), COMPLEX_STEP
-    offsets = stencil_offsets("central", order - 1, 2)
-    h = step if step is not None else default_step("central", float(np.dot(x, direction)),
-                                                   order - 1)
-    value, error = _difference(first, x, direction, h, offsets, order - 1, 2)
-    return value, error, h
+    x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
+    return _difference(_Line(first, x0), "central", order - 1, accuracy or 2, step, scale)
 
 
 def derivative(fn: Function, x: float, order: int = 1, method: str = "central",
-               step: float | None = None) -> Estimate:
+               step: float | str | None = None, accuracy: int | None = None) -> Estimate:
     """The ``order``-th derivative of a scalar function of one variable at ``x``."""
     f = _Counter(fn)
     value, error, h = _directional(fn, np.array([float(x)]), np.array([1.0]), method, order,
-                                   step, f)
-    return Estimate(float(value), float(error), f.count, h)
+                                   step, f, accuracy)
+    return Estimate(float(np.asarray(value).reshape(-1)[0]),
+                    float(np.max(error)), f.count, float(h))
 
 
 def jacobian(fn: Function, x: np.ndarray, method: str = "central",
-             step: float | None = None) -> Estimate:
+             step: float | str | None = None, accuracy: int | None = None) -> Estimate:
     """Jacobian (m, n), one directional difference per coordinate; error estimate per entry."""
     f = _Counter(fn)
     n = x.size
     columns, errors, steps = [], [], []
     for j in range(n):
-        value, error, h = _directional(fn, x, np.eye(n)[j], method, 1, step, f)
+        value, error, h = _directional(fn, x, np.eye(n)[j], method, 1, step, f, accuracy)
         columns.append(np.atleast_1d(value))
-        errors.append(np.atleast_1d(error))
+        errors.append(np.broadcast_to(np.atleast_1d(error), np.shape(columns[-1])))
         steps.append(h)
     return Estimate(np.array(columns).T, np.array(errors).T, f.count, max(steps))
 
 
 def hessian(fn: Function, x: np.ndarray, method: str = "central",
-            step: float | None = None) -> Estimate:
-    """Hessian (n, n) of a scalar function.
+            step: float | str | None = None, accuracy: int | None = None) -> Estimate:
+    """Hessian (n, n) of a scalar function, with an error estimate per entry.
 
     Diagonal: second-derivative stencils along each axis. Off-diagonal: the directional second
-    derivative along (eᵢ+eⱼ)/… by polarisation, ∂ᵢ∂ⱼf = (D²_{eᵢ+eⱼ} − D²_{eᵢ−eⱼ}) / 4, which for
-    the central stencil is exactly the standard 4-point mixed formula.
+    derivative along eᵢ ± eⱼ by polarisation, ∂ᵢ∂ⱼf = (D²_{eᵢ+eⱼ} − D²_{eᵢ−eⱼ}) / 4, which for
+    the central stencil is exactly the standard 4-point mixed formula. f(x) is evaluated once
+    for all directions.
     """
     f = _Counter(fn)
     n = x.size
@@ -253,21 +565,24 @@ def hessian(fn: Function, x: np.ndarray, method: str = "central",
     for i in range(n):
         for j in range(i, n):
             if i == j:
-                value, error, h = _directional(fn, x, basis[i], method, 2, step, f)
+                value, error, h = _directional(fn, x, basis[i], method, 2, step, f, accuracy)
             else:
-                plus, e1, h = _directional(fn, x, basis[i] + basis[j], method, 2, step, f)
-                minus, e2, _ = _directional(fn, x, basis[i] - basis[j], method, 2, step, f)
+                plus, e1, h = _directional(fn, x, basis[i] + basis[j], method, 2, step, f,
+                                           accuracy)
+                minus, e2, _ = _directional(fn, x, basis[i] - basis[j], method, 2, step, f,
+                                            accuracy)
                 value, error = (plus - minus) / 4, (e1 + e2) / 4
-            H[i, j] = H[j, i] = float(value)
-            E_[i, j] = E_[j, i] = float(error)
+            H[i, j] = H[j, i] = float(np.asarray(value).reshape(-1)[0])
+            E_[i, j] = E_[j, i] = float(np.max(error))
             h_used = max(h_used, h)
     return Estimate(H, E_, f.count, h_used)
 
 
-def step_for(method: str, x: float, order: int = 1) -> float:
-    """The default step the method uses at ``x`` (for plots marking the automatic choice)."""
+def step_for(method: str, x: float, order: int = 1, accuracy: int | None = None) -> float:
+    """The model step the method starts from at ``x`` (for plots marking the automatic choice;
+    the step actually used, after the balance check, is ``Estimate.step``)."""
     if method == "complex-step":
         return COMPLEX_STEP
     if method == "richardson":
-        return 2.0 ** (RICHARDSON_LEVELS - 1) * default_step("central", x, order, accuracy=4)
-    return default_step(method, x, order, 2 if method == "central" else 1)
+        return RICHARDSON_START * default_step("central", x, order, accuracy=4)
+    return default_step(method, x, order, accuracy or (2 if method == "central" else 1))
