@@ -41,7 +41,7 @@ def correct_digits(rel_error: float) -> float:
         return math.nan
     if rel_error == 0:
         return MAX_DIGITS
-    return float(min(max(-math.log10(rel_error), 0.0), MAX_DIGITS))
+    return float(min(max(-math.log10(rel_error), 0.0), MAX_DIGITS)) + 0.0  # never -0.0
 
 
 @dataclass
@@ -264,10 +264,12 @@ def compare(f: Any, at: Any, methods: Sequence[str] | None = None, *, order: int
 
     comparison = Comparison(fn, point, kind, order, reference)
     for method in methods:
-        def call(method: str = method) -> Estimate:
+        fresh = _fresh(fn)  # every method pays its own setup, even if f was seen before
+
+        def call(method: str = method, fresh: Function = fresh) -> Estimate:
             if kind == "derivative":
-                return engines.derivative(fn, point[0], method, order, full_output=True)
-            return getattr(engines, kind)(fn, point, method, full_output=True)
+                return engines.derivative(fresh, point[0], method, order, full_output=True)
+            return getattr(engines, kind)(fresh, point, method, full_output=True)
 
         try:
             result, seconds, setup, count = _timed(call, repeats, min_time)
