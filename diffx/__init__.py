@@ -40,6 +40,7 @@ from diffx.errors import (
     ParseError,
     UnsupportedError,
 )
+from diffx.explore import explore  # the interactive explorer (Panel is imported lazily)
 from diffx.functions import Function, parse
 from diffx.trace import Trace, trace
 
@@ -69,6 +70,7 @@ __all__ = [
     "derivative",
     "e",
     "exp",
+    "explore",
     "gradient",
     "heaviside",
     "hessian",

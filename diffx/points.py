@@ -24,14 +24,19 @@ NaN or inf in the point    DomainError (raised before anything runs)
 =========================  ==============================================================
 
 The reference (:mod:`diffx.reference`) raises DomainError at the first two kinds of point.
-The check records one evaluation (:func:`diffx.trace.record`) and reads each operation's
-argument against its row's ``Domain``; it is skipped for functions that contain no operation
-with a restricted derivative (decided once per function).
+The check evaluates f once with numpy's floating-point error flags on (they catch log(0) or
+1/0 inside f), then records one evaluation (:func:`diffx.trace.record`) and reads each
+operation's argument against its row's ``Domain``. The recording is skipped for functions with
+no restricted operation (decided once per parsed function or callable) and for callables of
+more than ``MAX_RECORDED_INPUTS`` inputs (vectorised code: one node per element would cost
+more than the derivative).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import weakref
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,7 +45,9 @@ import numpy as np
 from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
-__all__ = ["PointCheck", "check_point"]
+__all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "check_point"]
+
+MAX_RECORDED_INPUTS = 64  # callables with more inputs get only the plain evaluation checked
 
 # rows restricted somewhere: a smaller domain than the reals, an edge, or a kink
 _RESTRICTED = frozenset(row for row in E.ELEMENTARY.values()
@@ -82,22 +89,43 @@ def _integer_exponent(node: Apply) -> bool:
         and exponent.value >= 0
 
 
+# what a callable was found to use, by callable (a new Function wraps it on every API call)
+_CALLABLES_RESTRICTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _may_be_restricted(fn: Function) -> bool:
     if fn.tree is not None:
         cached = fn.__dict__.get("_restricted")
         if cached is None:
             cached = fn.__dict__["_restricted"] = any(map(_restricted_tree, fn.tree))
         return cached
-    return fn.__dict__.get("_restricted", True)  # a callable: learnt at its first recording
+    try:  # a callable: learnt at its first recording
+        return _CALLABLES_RESTRICTED.get(fn.func, True)
+    except TypeError:  # not weakly referenceable
+        return True
 
 
-def _undefined_outputs(fn: Function, point: np.ndarray) -> np.ndarray:
-    with np.errstate(all="ignore"):
-        value = fn.numpy_call(point)
+def _remember(fn: Function, restricted: bool) -> None:
+    if fn.tree is None:
+        with contextlib.suppress(TypeError):
+            _CALLABLES_RESTRICTED[fn.func] = restricted
+
+
+def _evaluate(fn: Function, point: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Which outputs of f are not finite at the point, and the floating-point errors (division
+    by zero, invalid operation) that numpy met on the way: log(0) or 1/0 inside f."""
+    errors: list[str] = []
+    with np.errstate(divide="call", invalid="call", over="ignore", under="ignore"):
+        previous = np.seterrcall(lambda kind, flag: errors.append(kind))
+        try:
+            value = fn.numpy_call(point)
+        finally:
+            np.seterrcall(previous)
     try:
-        return ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
+        undefined = ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
     except (TypeError, ValueError):  # not plain numbers (f closes over an outer Dual)
-        return np.zeros(1, dtype=bool)
+        undefined = np.zeros(1, dtype=bool)
+    return undefined, list(dict.fromkeys(errors))
 
 
 def _describe(op: str, argument: float, what: str) -> str:
@@ -148,8 +176,7 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
             outside.append(_describe(node.op.name, x, f"outside its domain {domain.values}"))
         elif x not in domain.derivative:
             edges.append(_describe(node.op.name, x, f"the edge of its domain {domain.values}"))
-    if fn.tree is None:
-        fn.__dict__["_restricted"] = restricted
+    _remember(fn, restricted)
     return outside, edges, kinks
 
 
@@ -166,11 +193,16 @@ def check_point(fn: Function, point: np.ndarray) -> PointCheck:
 
 
 def _check(fn: Function, point: np.ndarray) -> PointCheck:
-    undefined = _undefined_outputs(fn, point)
-    if undefined.all() or not _may_be_restricted(fn):
+    undefined, errors = _evaluate(fn, point)
+    if undefined.all():
         return PointCheck(undefined)
+    met = tuple(f"numpy met a {kind} inside f" for kind in errors)
+    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
+        return PointCheck(undefined, met)  # recording n ≫ 1 inputs costs more than it tells
+    if not _may_be_restricted(fn):
+        return PointCheck(undefined, met)
     found = _scan(fn, point)
     if found is None:
-        return PointCheck(undefined)
+        return PointCheck(undefined, met)
     outside, edges, kinks = (tuple(dict.fromkeys(items)) for items in found)
-    return PointCheck(undefined, outside, edges, kinks)
+    return PointCheck(undefined, outside or met, edges, kinks)

@@ -112,6 +112,7 @@ def _check_differentiable(fn: Function, point: np.ndarray, output: int) -> None:
                           f"domain: {'; '.join(check.edges)}")
 
 
+@symbolic.sympy_recursion()
 def _partial(fn: Function, point: np.ndarray, orders: Sequence[int], output: int = 0,
              digits: int = DIGITS) -> mpmath.mpf:
     n = point.size

@@ -1,20 +1,36 @@
-"""Dual numbers (diffx.engines.dual): arithmetic, numpy ufuncs, arrays, nesting, jvp.
+"""Dual numbers (diffx.engines.dual): arithmetic, numpy ufuncs and array functions, chunked
+tangents, Taylor jets, nesting, kinks and domain edges, jvp.
 
-Every expected value is a closed form (a derivative rule written out by hand) or SymPy's k-th
-derivative evaluated at 50 digits. Duals compute the derivative formula in float64, so the only
-error is rounding: relative error at most EXACT_RTOL = 1e-13.
+Every expected value is a closed form (a derivative rule written out by hand), SymPy's k-th
+derivative evaluated at 50 digits, or diffx.reference (50 digits). Duals and jets compute the
+derivative formula in float64, so the only error is rounding: norm-wise relative error at most
+EXACT_RTOL = 1e-13 (≈ 450 ulps; the formulas here have no cancellation beyond their own).
+Nothing here measures time (benchmarks/dual_*.py do).
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import warnings
 
 import numpy as np
 import pytest
 import sympy
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import diffx
-from diffx import Dual
+from diffx import Dual, catalog
+from diffx.engines import dual
+from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, UnsupportedError
+from diffx.functions import as_function
+from diffx.reference import (
+    reference_derivative,
+    reference_hessian,
+    reference_jacobian,
+    to_float,
+)
 
 EXACT_RTOL = 1e-13
 
@@ -132,9 +148,13 @@ def test_numpy_binary_ufuncs_on_duals() -> None:
         assert isinstance(out, Dual) and close(out.value, value) and close(out.tangent, tangent)
 
 
-def test_numpy_ufunc_without_a_rule_is_refused() -> None:
-    with pytest.raises(TypeError):
-        np.floor(Dual(X, 1.0))  # no derivative rule: numpy reports the unsupported operand
+def test_numpy_ufunc_without_a_rule_is_refused_by_name() -> None:
+    with pytest.raises(UnsupportedError, match=r"numpy\.floor"):
+        np.floor(Dual(X, 1.0))  # no derivative rule in the table
+    with pytest.raises(UnsupportedError, match=r"numpy\.sort"):
+        np.sort(Dual(np.array([2.0, 1.0]), np.ones(2)))  # an array function without a rule
+    with pytest.raises(UnsupportedError, match=r"numpy\.add\.accumulate"):
+        np.add.accumulate(Dual(np.array([2.0, 1.0]), np.ones(2)))
 
 
 def test_numpy_callable_differentiates_through_ufuncs() -> None:
@@ -167,7 +187,7 @@ def test_dual_vector_gives_a_directional_derivative() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Higher orders by nesting, against SymPy's k-th derivative at 50 digits
+# Higher orders by Taylor jets, against SymPy's k-th derivative at 50 digits
 # --------------------------------------------------------------------------------------------
 _x = sympy.Symbol("x", real=True)
 HIGHER = {
@@ -181,9 +201,9 @@ HIGHER = {
 AT = 0.7
 
 
-@pytest.mark.parametrize("order", [1, 2, 3, 4, 5, 6])
+@pytest.mark.parametrize("order", [1, 2, 3, 4, 5, 6, 7, 8])
 @pytest.mark.parametrize("text", list(HIGHER))
-def test_nested_duals_match_sympy_kth_derivative(text: str, order: int) -> None:
+def test_jets_match_sympy_kth_derivative(text: str, order: int) -> None:
     exact = sympy.diff(HIGHER[text], _x, order).evalf(50, subs={_x: sympy.Rational(AT)})
     value = diffx.derivative(text, AT, "dual", order=order)
     assert abs(value - float(exact)) <= EXACT_RTOL * abs(float(exact)), (value, exact)
@@ -261,3 +281,367 @@ def test_derivative_at_a_dual_point_nests() -> None:
     # the inner derivative is called at the outer Dual: d/dx sin'(x) = -sin x
     value = diffx.derivative(lambda x: diffx.derivative(diffx.sin, x), 1.0)
     assert abs(value + math.sin(1.0)) <= 1e-15
+
+
+# --------------------------------------------------------------------------------------------
+# Every catalogue function by every dual mode, against the 50-digit reference
+# --------------------------------------------------------------------------------------------
+SMOOTH = [name for name in catalog.names() if catalog.get(name).smooth]
+ONE_VARIABLE = [name for name in SMOOTH if len(catalog.get(name).point) == 1]
+SCALAR_VALUED = [name for name in SMOOTH if not catalog.get(name).function().vector_output]
+SMALL_SCALAR = [name for name in SCALAR_VALUED if len(catalog.get(name).point) <= 4]
+
+
+def relative_error(value, ref) -> float:
+    """||value - ref|| / ||ref|| (the absolute error when ref is exactly 0)."""
+    value, ref = np.asarray(value, dtype=float), np.asarray(ref, dtype=float)
+    norm = np.linalg.norm(ref)
+    return float(np.linalg.norm(value - ref) / norm) if norm else float(np.linalg.norm(value))
+
+
+@functools.cache
+def reference(name: str, kind: str, order: int = 1) -> np.ndarray:
+    entry = catalog.get(name)
+    fn = entry.function()
+    if kind == "derivative":
+        return np.array(to_float(reference_derivative(fn, entry.point[0], order)))
+    if kind == "jacobian":
+        return to_float(reference_jacobian(fn, entry.point))
+    return to_float(reference_hessian(fn, entry.point))
+
+
+@pytest.mark.parametrize("name", ONE_VARIABLE)
+def test_catalogue_scalar_mode(name: str) -> None:
+    """One dual through the compiled program, and through the generic Dual path (a callable)."""
+    entry, ref = catalog.get(name), reference(name, "derivative")
+    fn = entry.function()
+    generic = as_function(lambda x: fn(x))
+    for value in (dual.derivative(fn, entry.point[0]), dual.derivative(generic, entry.point[0])):
+        assert relative_error(value, ref) <= EXACT_RTOL, (name, value, ref)
+
+
+@pytest.mark.parametrize("name", ONE_VARIABLE)
+def test_catalogue_array_mode(name: str) -> None:
+    """The same function on a vector of points at once (elementwise array duals)."""
+    entry, ref = catalog.get(name), reference(name, "derivative")
+    x = entry.point[0]
+    out = entry.function()(Dual(np.array([x, x, x]), np.array([1.0, 2.0, -0.5])))
+    expected = np.array([1.0, 2.0, -0.5]) * ref
+    assert relative_error(out.tangent, expected) <= EXACT_RTOL, (name, out.tangent, expected)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, None])
+@pytest.mark.parametrize("name", SMOOTH)
+def test_catalogue_chunked_jacobian(name: str, chunk: int | None) -> None:
+    entry, ref = catalog.get(name), reference(name, "jacobian")
+    J = dual.jacobian(entry.function(), np.array(entry.point), chunk=chunk)
+    assert J.shape == ref.shape
+    assert relative_error(J, ref) <= EXACT_RTOL, (name, chunk, J, ref)
+
+
+@pytest.mark.parametrize("name", SMALL_SCALAR)
+def test_catalogue_nested_hessian(name: str) -> None:
+    """Forward over forward: an outer chunked dual under an inner chunked dual."""
+    entry, ref = catalog.get(name), reference(name, "hessian")
+    H = dual.hessian(entry.function(), np.array(entry.point))
+    if not np.any(ref):
+        assert np.all(H == 0)
+    else:
+        assert relative_error(H, ref) <= EXACT_RTOL, (name, H, ref)
+
+
+@pytest.mark.parametrize("order", [2, 3])
+@pytest.mark.parametrize("name", ONE_VARIABLE)
+def test_catalogue_jets(name: str, order: int) -> None:
+    entry, ref = catalog.get(name), reference(name, "derivative", order)
+    value = dual.derivative(entry.function(), entry.point[0], order)
+    if ref == 0:
+        assert value == 0.0
+    else:
+        assert relative_error(value, ref) <= EXACT_RTOL, (name, order, value, ref)
+
+
+def test_hessian_of_a_numpy_callable_with_chunks() -> None:
+    # f = Σ xᵢ² xᵢ₊₁ (numpy code): H = [[2x1, 2x0, 0], [2x0, 2x2, 2x1], [0, 2x1, 0]]
+    def f(x):
+        return np.sum(x[:-1] ** 2 * x[1:])
+
+    x = np.array([1.5, -0.5, 2.0])
+    expected = [[-1.0, 3.0, 0.0], [3.0, 4.0, -1.0], [0.0, -1.0, 0.0]]
+    for chunk in (1, 2, 3):
+        assert close(dual.hessian(as_function(f), x, chunk=chunk), expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Vector mode: chunks of directions
+# --------------------------------------------------------------------------------------------
+def test_a_gradient_takes_ceil_n_over_k_passes() -> None:
+    calls = []
+
+    def f(x):
+        calls.append(1)
+        return np.sum(np.sin(x) * np.arange(1.0, 11.0))
+
+    x = np.linspace(0.1, 1.0, 10)
+    for k, passes in ((1, 10), (3, 4), (4, 3), (10, 1), (64, 1)):
+        calls.clear()
+        g = dual.gradient(as_function(f), x, chunk=k)
+        assert len(calls) == passes, (k, len(calls))
+        assert close(g, np.cos(x) * np.arange(1.0, 11.0))
+
+
+def test_chunked_tangent_shapes() -> None:
+    d = Dual(np.array([1.0, 2.0, 3.0]), np.eye(3)[:2], tag=7)  # 2 directions
+    assert d.chunked and d.shape == (3,) and len(d) == 3
+    assert d[1].tangent.tolist() == [0.0, 1.0] and d[1:].tangent.shape == (2, 2)
+    out = d * np.array([[1.0], [2.0]])  # broadcasts (3,) to (2, 3): the chunk axis stays first
+    assert out.shape == (2, 3) and out.tangent.shape == (2, 2, 3)
+    assert out.tangent[0].tolist() == [[1.0, 0.0, 0.0], [2.0, 0.0, 0.0]]
+
+
+def test_invalid_chunk_is_refused() -> None:
+    with pytest.raises(DiffxError, match="chunk"):
+        dual.jacobian(as_function("x*y"), np.array([1.0, 2.0]), chunk=0)
+
+
+def test_callable_building_duals_by_hand_still_gets_its_gradient() -> None:
+    """A loss that sums a Dual's parts itself (as diffx.optimize's helpers do) assumes one
+    direction per pass; the engine notices the wrong tangent shape and falls back."""
+    data = np.array([0.5, -1.0, 2.0])
+
+    def loss(p):
+        error = data * p[0] + p[1]
+        squared = error * error
+        return Dual(np.sum(squared.value), np.sum(squared.tangent), squared.tag)
+
+    p = np.array([0.3, -0.2])
+    e = data * p[0] + p[1]
+    assert close(dual.gradient(as_function(loss), p), [np.sum(2 * e * data), np.sum(2 * e)])
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.floats(-3.0, 3.0), min_size=2, max_size=12), st.integers(1, 12))
+def test_property_chunked_gradient_of_a_quadratic_form(x, k) -> None:
+    """∇(xᵀAx) = (A + Aᵀ)x for every chunk size (integer A: the products are exact)."""
+    x = np.array(x)
+    n = x.size
+    A = np.arange(n * n, dtype=float).reshape(n, n) % 7 - 3
+    g = dual.gradient(as_function(lambda v: v @ (A @ v)), x, chunk=k)
+    assert close(g, (A + A.T) @ x, rtol=1e-12) or np.allclose(g, (A + A.T) @ x, atol=1e-12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.floats(-4.0, 4.0))
+def test_property_first_and_third_derivative_at_random_points(x) -> None:
+    # f = sin(x)·eˣ: f' = eˣ(sin + cos), f''' = 2eˣ(cos x − sin x)
+    e = math.exp(x)
+    first = diffx.derivative("sin(x)*exp(x)", x, "dual")
+    third = diffx.derivative("sin(x)*exp(x)", x, "dual", order=3)
+    assert abs(first - e * (math.sin(x) + math.cos(x))) <= 1e-14 * e * 2
+    assert abs(third - 2 * e * (math.cos(x) - math.sin(x))) <= 1e-13 * e * 2
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.floats(0.1, 3.0), st.integers(1, 8))
+def test_property_jets_of_a_power(x, k) -> None:
+    # d^k/dx^k x^3.5 = 3.5·2.5·…·(3.5 − k + 1)·x^(3.5 − k)
+    exact = math.prod(3.5 - i for i in range(k)) * x ** (3.5 - k)
+    value = diffx.derivative("x**3.5", x, "dual", order=k)
+    assert abs(value - exact) <= 1e-13 * abs(exact)
+
+
+# --------------------------------------------------------------------------------------------
+# numpy functions on duals (closed forms; chunked and single-direction tangents)
+# --------------------------------------------------------------------------------------------
+V = np.array([0.5, -1.0, 2.0])
+M = np.array([[1.0, 2.0, -1.0], [0.5, 0.0, 3.0]])
+
+NUMPY_FUNCTIONS = {
+    # name: (f on R³ written with numpy, its Jacobian at V written out by hand)
+    "sum": (lambda x: np.sum(x**2), [2 * V]),
+    "mean": (lambda x: np.mean(np.sin(x)), [np.cos(V) / 3]),
+    "sum-axis": (lambda x: np.sum(np.outer(np.ones(2), 1.0) * x[None, :] * M, axis=1),
+                 M),
+    "method-sum": (lambda x: (x * x).sum(), [2 * V]),
+    "cumsum": (lambda x: np.cumsum(x), np.tril(np.ones((3, 3)))),
+    "dot-vector": (lambda x: np.dot(x, x), [2 * V]),
+    "matmul-matrix-vector": (lambda x: M @ x, M),
+    "matmul-vector-matrix": (lambda x: x @ M.T, M),
+    "dot-matrix-vector": (lambda x: np.dot(M, np.exp(x)), M * np.exp(V)),
+    "where": (lambda x: np.where(x > 0, x**2, -x), np.diag(np.where(V > 0, 2 * V, -1.0))),
+    "maximum": (lambda x: np.maximum(x, 0.0) * 3, np.diag(3.0 * (V > 0))),
+    "minimum": (lambda x: np.minimum(x, 1.0), np.diag(1.0 * (V < 1))),
+    "clip": (lambda x: np.clip(x, -0.5, 1.0), np.diag(1.0 * ((V > -0.5) & (V < 1)))),
+    "stack": (lambda x: np.stack([x[0] * x[1], x[2]]), [[V[1], V[0], 0], [0, 0, 1]]),
+    "concatenate": (lambda x: np.concatenate([x[:1] * 2, np.array([7.0]), x[1:]]),
+                    [[2, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 1]]),
+    "hstack": (lambda x: np.hstack([x[:2], x[2] ** 2]), [[1, 0, 0], [0, 1, 0], [0, 0, 4]]),
+    "vstack": (lambda x: np.vstack([x, 2 * x]).ravel(), np.vstack([np.eye(3), 2 * np.eye(3)])),
+    "reshape-transpose": (lambda x: np.concatenate([x, x]).reshape(2, 3).T.ravel(),
+                          np.eye(3)[[0, 0, 1, 1, 2, 2]]),
+    "squeeze-expand": (lambda x: np.squeeze(np.expand_dims(x, 0), axis=0) * 2, 2 * np.eye(3)),
+    "broadcast_to": (lambda x: np.broadcast_to(x[0], (2,)), [[1, 0, 0], [1, 0, 0]]),
+    "square-reciprocal": (lambda x: np.square(x) + np.reciprocal(x),
+                          np.diag(2 * V - 1 / V**2)),
+    "expm1-log1p": (lambda x: np.expm1(x) + np.log1p(x * x),
+                    np.diag(np.exp(V) + 2 * V / (1 + V * V))),
+    "exp2-log2-log10": (lambda x: np.exp2(x) + np.log2(x * x) + np.log10(x * x),
+                        np.diag(np.exp2(V) * math.log(2) + 2 / (V * math.log(2))
+                                + 2 / (V * math.log(10)))),
+    "hypot": (lambda x: np.hypot(x[0], x[2]), [[V[0] / math.hypot(V[0], V[2]), 0,
+                                                V[2] / math.hypot(V[0], V[2])]]),
+    "logaddexp": (lambda x: np.logaddexp(x[0], x[1]),
+                  [[1 / (1 + math.exp(V[1] - V[0])), 1 / (1 + math.exp(V[0] - V[1])), 0]]),
+    "object-array": (lambda x: np.sum(np.sin(np.array([x[0], x[1]], dtype=object))),
+                     [[math.cos(V[0]), math.cos(V[1]), 0]]),
+}
+
+
+@pytest.mark.parametrize("chunk", [1, 3])
+@pytest.mark.parametrize("name", list(NUMPY_FUNCTIONS))
+def test_numpy_function_jacobians(name: str, chunk: int) -> None:
+    f, expected = NUMPY_FUNCTIONS[name]
+    J = dual.jacobian(as_function(f), V, chunk=chunk)
+    expected = np.atleast_2d(np.asarray(expected, dtype=float))
+    assert J.shape == expected.shape, (J.shape, expected.shape)
+    assert relative_error(J, expected) <= EXACT_RTOL, (name, J, expected)
+
+
+@pytest.mark.parametrize("name", ["sum", "matmul-matrix-vector", "where", "stack", "hypot"])
+def test_numpy_functions_along_one_direction(name: str) -> None:
+    f, expected = NUMPY_FUNCTIONS[name]
+    direction = np.array([1.0, -2.0, 0.5])
+    _, tangent = diffx.jvp(f, V, direction)
+    assert close(tangent, np.atleast_2d(np.asarray(expected, dtype=float)) @ direction)
+
+
+def test_composed_ufuncs_keep_numpys_accurate_value() -> None:
+    d = Dual(1e-20, 1.0)
+    assert np.log1p(d).value == 1e-20 and np.expm1(d).value == 1e-20  # not log(1+x) = 0
+    assert np.log1p(d).tangent == 1.0
+
+
+def test_jvp_on_a_million_points_returns_arrays() -> None:
+    x = np.linspace(-3.0, 3.0, 1_000_001)
+    value, tangent = diffx.jvp(lambda v: np.sin(v) * v, x, np.ones_like(x))
+    assert value.shape == tangent.shape == x.shape
+    assert np.array_equal(tangent, np.cos(x) * x + np.sin(x))  # the same operations, exactly
+
+
+def test_jvp_with_a_block_of_directions() -> None:
+    value, tangent = diffx.jvp("[x*y, x + y]", [2.0, 3.0], [[1.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    assert close(value, [6.0, 5.0])
+    assert close(tangent, [[3.0, 1.0], [2.0, 1.0], [5.0, 2.0]])
+
+
+def test_matmul_beyond_matrices_is_refused() -> None:
+    with pytest.raises(UnsupportedError, match="ndim <= 2"):
+        Dual(np.ones((2, 2, 2)), np.ones((2, 2, 2))) @ np.ones((2, 2))
+
+
+def test_jets_refuse_array_functions_by_name() -> None:
+    with pytest.raises(UnsupportedError, match=r"numpy\.sum"):
+        dual.derivative(as_function(lambda x: np.sum(x * x)), 1.0, order=2)
+
+
+# --------------------------------------------------------------------------------------------
+# Perturbation confusion: more of the known cases
+# --------------------------------------------------------------------------------------------
+def test_confusion_with_higher_orders() -> None:
+    # d/dx [x · (d²/dy² (x·y²))|_{y=1}] = d/dx [x · 2x] = 4x = 4 at 1 (jets inside a dual)
+    value = diffx.derivative(lambda x: x * diffx.derivative(lambda y: x * y * y, 1.0, order=2),
+                             1.0)
+    assert value == 4.0
+    # d²/dx² [x³ · (d/dy (x + y))] = 6x = 6 at 1 (a dual inside jets)
+    assert diffx.derivative(lambda x: x**3 * diffx.derivative(lambda y: x + y, 1.0), 1.0,
+                            order=2) == 6.0
+
+
+def test_confusion_in_a_hessian() -> None:
+    # f(a, b) = a · d/dy (a·b·y)|_{y=2} = a²b: H = [[2b, 2a], [2a, 0]]
+    def f(v):
+        return v[0] * diffx.derivative(lambda y: v[0] * v[1] * y, 2.0)
+
+    H = dual.hessian(as_function(f), np.array([1.5, -0.5]))
+    assert close(H, [[-1.0, 3.0], [3.0, 0.0]])
+
+
+def test_confusion_with_a_closure_over_the_outer_dual_and_an_inner_gradient() -> None:
+    # g(x) = Σⱼ ∂/∂yⱼ (x·y₀ + x²·y₁) = x + x²; g'(x) = 1 + 2x
+    def g(x):
+        inner = as_function(lambda y: x * y[0] + x * x * y[1])
+        J = dual._push(inner, np.array([0.3, 0.7]), np.eye(2))[1]
+        return J[0][0] + J[0][1]
+
+    assert diffx.derivative(g, 2.0) == 5.0
+
+
+def test_jet_of_a_function_that_never_sees_the_perturbation() -> None:
+    assert diffx.derivative(lambda x: 3.0, 1.0, order=4) == 0.0
+
+
+# --------------------------------------------------------------------------------------------
+# Kinks and domain edges: one convention, the symbolic engine's answers
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("text", ["abs(x)", "relu(x)", "relu(-x)", "abs(x)*x + relu(x)"])
+def test_kinks_match_the_symbolic_engine_and_warn(text: str) -> None:
+    answers = []
+    for method in ("dual", "symbolic"):
+        with pytest.warns(NonDifferentiableWarning):
+            answers.append(diffx.derivative(text, 0.0, method))
+    assert answers[0] == answers[1] == 0.0  # the table's convention: abs'(0) = relu'(0) = 0
+
+
+def test_numpy_maximum_at_a_tie_follows_the_convention_and_warns() -> None:
+    """Between the one-sided derivatives, the value closest to 0: max(x, 0) like relu (0),
+    max(x, -x) like abs (0), max(x, 2x) at 0 → 1 (slopes 1 and 2), max(x, x) → 1 (no kink,
+    no warning)."""
+    zero = Dual(0.0, 1.0, tag=3)
+    for f, expected in ((lambda x: np.maximum(x, 0.0), 0.0), (lambda x: np.maximum(x, -x), 0.0),
+                        (lambda x: np.maximum(x, 2 * x), 1.0),
+                        (lambda x: np.minimum(x + 1.0, 1.0), 0.0),
+                        (lambda x: np.maximum(3 * x, -2 * x), 0.0),
+                        (lambda x: np.minimum(-3 * x, -2 * x), -2.0)):
+        with pytest.warns(NonDifferentiableWarning, match="tie"):
+            assert f(zero).tangent == expected
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.maximum(zero, zero).tangent == 1.0
+
+
+@pytest.mark.parametrize("text, at", [("sqrt(x)", 0.0), ("log(x)", 0.0), ("log(x)", -1.0),
+                                      ("arcsin(x)", 1.0), ("x**0.5", 0.0), ("sqrt(x)*x", 0.0)])
+def test_domain_edges_match_the_symbolic_engine(text: str, at: float) -> None:
+    for method in ("dual", "symbolic"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = diffx.derivative(text, at, method)
+        assert math.isnan(value), (method, value)
+        domain = [w for w in caught if issubclass(w.category, DomainWarning)]
+        assert len(domain) == 1 and len(caught) == 1, [str(w.message) for w in caught]
+
+
+def test_jvp_at_a_domain_edge_gives_inf_with_a_domain_warning() -> None:
+    with pytest.warns(DomainWarning):
+        value, tangent = diffx.jvp(np.sqrt, 0.0, 1.0)
+    assert value == 0.0 and tangent == math.inf  # the one-sided derivative of √x at 0
+
+
+# --------------------------------------------------------------------------------------------
+# The public API's compiled shortcut answers exactly what the engine answers
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["sin_exp", "polynomial", "tanh", "softplus_sigmoid"])
+def test_fast_path_agrees_with_the_reference(name: str) -> None:
+    entry, ref = catalog.get(name), reference(name, "derivative")
+    fn = entry.function()
+    fast = dual.fast_derivative(fn, entry.point[0], 1)
+    assert fast is not None and relative_error(fast, ref) <= EXACT_RTOL
+    assert fast == diffx.derivative(fn, entry.point[0], "dual")
+
+
+def test_fast_path_declines_what_needs_the_point_checks() -> None:
+    assert dual.fast_derivative(diffx.parse("sqrt(x)"), 1.0, 1) is None  # a domain edge row
+    assert dual.fast_derivative(diffx.parse("1/x"), 0.0, 1) is None  # not finite
+    assert dual.fast_derivative(diffx.parse("x*y"), 1.0, 1) is None  # two variables
+    assert dual.fast_derivative(diffx.parse("sin(x)"), 1.0, 2) is None  # order 2
+    assert dual.fast_derivative("sin(x)", 1.0, 1) is None  # not parsed yet

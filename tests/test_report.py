@@ -95,7 +95,7 @@ def test_accuracy_csv_matches_compare(quick_report):
         assert float(written["value"]) == pytest.approx(row.value, rel=1e-15, abs=0), row.method
         assert float(written["digits"]) == pytest.approx(row.digits, abs=0.05), row.method
         # and the error written is the error against the closed-form truth
-        expected = float(abs(mpmath.mpf(written["value"]) - truth) / truth)
+        expected = float(abs(mpmath.mpf(float(written["value"])) - truth) / truth)
         assert float(written["rel_error"]) == pytest.approx(expected, rel=1e-6, abs=1e-30)
 
 

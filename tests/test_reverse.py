@@ -25,7 +25,14 @@ from diffx.functions import as_function
 from diffx.reference import reference_derivative, reference_hessian, reference_jacobian, to_float
 
 EXACT_RTOL = 1e-13
-mpmath.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits inside each test (a module-level mp.dps = 50 would change mpmath for
+    every test collected after this module)."""
+    with mpmath.workdps(50):
+        yield
 
 
 def relative_error(value, truth) -> float:

@@ -6,6 +6,7 @@ Truth: closed forms and the 50-digit reference (diffx.reference), never another 
 
 from __future__ import annotations
 
+import functools
 import math
 import subprocess
 import sys
@@ -14,6 +15,7 @@ import numpy as np
 import pytest
 
 import diffx
+from diffx import catalog
 from diffx.errors import UnsupportedError
 from diffx.reference import reference_derivative, reference_hessian, reference_jacobian, to_float
 
@@ -22,8 +24,10 @@ EXACT_RTOL = 1e-13
 
 
 def relative_error(value, ref) -> float:
+    """||value - ref|| / ||ref||; for ref = 0 (a linear function's Hessian) the absolute error."""
     value, ref = np.asarray(value, dtype=float), np.asarray(ref, dtype=float)
-    return float(np.linalg.norm(value - ref) / np.linalg.norm(ref))
+    scale = np.linalg.norm(ref)
+    return float(np.linalg.norm(value - ref) / (scale if scale else 1.0))
 
 
 def test_import_diffx_does_not_import_tensorflow() -> None:
@@ -199,3 +203,54 @@ def test_numpy_on_top_of_tensorflow_functions() -> None:
     value = diffx.derivative(lambda x: np.exp(tf.sin(x)) * x, 1.0, "tape")
     exact = math.exp(math.sin(1.0)) * (math.cos(1.0) * 1.0 + 1.0)
     assert abs(value - exact) <= EXACT_RTOL * exact
+
+
+# --------------------------------------------------------------------------------------------
+# Graph mode (tf.function) on every catalogue function, against the 50-digit reference
+# --------------------------------------------------------------------------------------------
+# Eager mode is held to the reference on every catalogue entry by tests/test_agreement.py; here
+# the same cores traced into graphs. Kinks are skipped (no derivative to compare).
+@functools.cache
+def _catalogue_reference(name: str, kind: str) -> np.ndarray:
+    entry = catalog.get(name)
+    reference = reference_jacobian if kind == "jacobian" else reference_hessian
+    return to_float(reference(entry.expression, list(entry.point)))
+
+
+def _catalogue_cases(kind: str) -> list:
+    cases = []
+    for name in catalog.names():
+        entry = catalog.get(name)
+        if not entry.smooth:
+            continue
+        if kind == "hessian" and (entry.function().vector_output or len(entry.point) > 4):
+            continue
+        for method in TAPES:
+            cases.append(pytest.param(name, method, id=f"{name}-{method}"))
+    return cases
+
+
+@pytest.mark.parametrize(("name", "method"), _catalogue_cases("jacobian"))
+def test_graph_mode_jacobian_on_the_catalogue(name, method) -> None:
+    entry = catalog.get(name)
+    J = diffx.jacobian(entry.expression, list(entry.point), method, mode="graph")
+    assert relative_error(J, _catalogue_reference(name, "jacobian")) <= EXACT_RTOL, name
+
+
+@pytest.mark.parametrize(("name", "method"), _catalogue_cases("hessian"))
+def test_graph_mode_hessian_on_the_catalogue(name, method) -> None:
+    entry = catalog.get(name)
+    H = diffx.hessian(entry.expression, list(entry.point), method, mode="graph")
+    assert relative_error(H, _catalogue_reference(name, "hessian")) <= EXACT_RTOL, name
+
+
+@pytest.mark.parametrize("method", TAPES)
+def test_graph_mode_float32_and_mode_errors(method) -> None:
+    """float32 in a graph: the same ~7 digits as eager (bound as in
+    test_float32_gives_about_seven_digits)."""
+    x = 1.3
+    exact = math.exp(x) * (math.sin(x) + math.cos(x))
+    value = diffx.derivative("sin(x)*exp(x)", x, method, dtype="float32", mode="graph")
+    assert np.float32(value) == value and 1e-9 < abs(value - exact) / exact < 1e-5
+    with pytest.raises(diffx.DiffxError, match="mode"):
+        diffx.derivative("x**2", 1.0, method, mode="compiled")

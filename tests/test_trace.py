@@ -32,7 +32,14 @@ from diffx.trace import Trace, record, reverse_sweep, trace
 matplotlib.use("Agg")
 
 EXACT_RTOL = 1e-13
-mpmath.mp.dps = 50
+
+
+@pytest.fixture(autouse=True)
+def _fifty_digits():
+    """mpmath at 50 digits inside each test (a module-level mp.dps = 50 would change mpmath for
+    every test collected after this module)."""
+    with mpmath.workdps(50):
+        yield
 
 
 def close(a, b, rtol: float = EXACT_RTOL) -> bool:

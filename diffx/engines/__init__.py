@@ -134,7 +134,9 @@ def _finish(value: Any, method: str, fn: Function, point: np.ndarray,
 
 
 def _where(point: np.ndarray) -> str:
-    values = [f"{float(v):g}" for v in point]
+    values = [f"{float(v):g}" for v in point[:4]]
+    if point.size > 4:
+        values[3:] = [f"… ({point.size} coordinates)"]
     return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
@@ -250,8 +252,12 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     >>> derivative("3*x**3 + x**2", 10.0)
     920.0
     """
-    if isinstance(x, dual.Dual) and method == "dual":  # nested inside an outer dual derivative
+    if isinstance(x, (dual.Dual, dual.Jet)) and method == "dual":  # nested in an outer one
         return dual.derivative(as_function(f, variables), x, order)
+    if method == "dual" and not full_output and step is None and dtype is None:
+        value = dual.fast_derivative(f, x, order)  # parsed, finite, no edge or kink: 1 pass
+        if value is not None:
+            return value
     fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
     if point.size != 1:
         raise DiffxError(f"derivative needs a single point x, got {point.size} coordinates "
@@ -267,7 +273,7 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     else:
         result, reason = _run("derivative", fn, point, method, int(order), step, dtype,
                               accuracy, mode)
-        if isinstance(result.value, dual.Dual):  # f closes over an outer derivative's Dual
+        if isinstance(result.value, (dual.Dual, dual.Jet)):  # f closes over an outer one
             return result.value
         result = Estimate(float(result.value), _float_or_none(result.error),
                           result.evaluations, result.step, method)

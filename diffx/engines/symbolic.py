@@ -9,18 +9,38 @@ left as ``diff`` produced them (``simplify`` can take minutes on big trees, and
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
 import sympy
 
+from diffx.errors import LimitError
 from diffx.functions import Function
 
 __all__ = ["SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "diff", "hessian",
-           "jacobian"]
+           "jacobian", "sympy_recursion"]
 
 SIMPLIFY_MAX_OPS = 40  # simplify() only below this operation count: it is fast there
+SYMPY_RECURSION_LIMIT = 6000  # SymPy recurses ~20 frames per nesting level; parse allows 200
+
+
+@contextlib.contextmanager
+def sympy_recursion() -> Iterator[None]:
+    """Let SymPy recurse through expressions as deep as the parser allows (Python's default
+    limit of 1000 frames breaks at ~50 nested functions), and turn a RecursionError beyond that
+    into a LimitError instead of a crash deep inside SymPy."""
+    previous = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(previous, SYMPY_RECURSION_LIMIT))
+    try:
+        yield
+    except RecursionError:
+        raise LimitError("the expression is nested too deeply for SymPy; the other methods "
+                         "can still differentiate it") from None
+    finally:
+        sys.setrecursionlimit(previous)
 
 
 def diff(expr: sympy.Expr, *variables: Any) -> sympy.Expr:
@@ -74,12 +94,14 @@ def _evaluate(compiled: Callable, x: np.ndarray, shape: tuple) -> np.ndarray:
     return np.broadcast_to(np.asarray(value, dtype=float), shape).copy()
 
 
+@sympy_recursion()
 def derivative(fn: Function, x: float, order: int = 1) -> float:
     compiled = _compiled(fn, ("derivative", order),
                          lambda: derivative_expression(fn, order), 1)
     return float(_evaluate(compiled, np.array([x]), ()))
 
 
+@sympy_recursion()
 def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
     n = x.size
     forms = fn.sympy_form(n)
@@ -90,6 +112,7 @@ def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
     return _evaluate(_compiled(fn, ("jacobian", n), build, n), x, (len(forms), n))
 
 
+@sympy_recursion()
 def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
     n = x.size
 

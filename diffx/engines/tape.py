@@ -9,28 +9,74 @@ float64 unless ``dtype="float32"`` is asked for (the seeds use float32: about 7 
 - tape-forward:  Jacobian column by column, one JVP per input direction; Hessian by
                  forward-over-reverse (a JVP of the tape gradient); k-th derivative by k nested
                  accumulators up to k = 3, reverse-over-forward beyond (TF cannot nest deeper).
+
+Two modes run the same cores (``mode=``):
+
+- ``"eager"`` (the default): each call records a fresh tape, op by op, from Python.
+- ``"graph"``: the core is wrapped in ``tf.function`` with a fixed input signature, traced once
+  per (function, derivative kind, method, dtype, number of variables) and cached; later calls
+  only feed a new point. Measured by ``benchmarks/tape_modes.py`` (one run, shared 2-core
+  machine): a graph call is 4-80x cheaper than an eager one (the more operations, the more it
+  saves), but the first call traces, costing 10-25 eager calls, so graph mode pays off after
+  10-30 calls of the same function. One-shot calls, what ``diffx.gradient`` mostly serves,
+  therefore stay eager by default; loops (optimisers, sweeps) should ask for graph. In graph
+  mode a callable's Python code runs once, at tracing: Python-side state it
+  reads (globals, closures) is frozen into the graph.
+
+The GradientTape idioms of the seed notebooks, as functions of diffx's function model:
+:func:`gradients` (persistent tape, watched constants vs Variables, ``stop_gradient``,
+``unconnected_gradients``), :func:`vjp` (gradient of a non-scalar target: TensorFlow sums it),
+:func:`jvp` / :func:`hvp` (ForwardAccumulator, forward-over-reverse), :func:`batch_jacobian`,
+:func:`intermediate_gradients` (gradients with respect to intermediate tensors) and
+:func:`keras_gradients` (a Keras model's loss with respect to its trainable weights).
 """
 
 from __future__ import annotations
 
 import os
+import weakref
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 
 from diffx import elementary as E
-from diffx.errors import UnsupportedError
-from diffx.functions import Function
+from diffx.errors import DiffxError, UnsupportedError
+from diffx.functions import Apply, Function, NamedConstant, Number, Variable, as_function
 
-__all__ = ["DTYPES", "derivative", "hessian", "jacobian", "tensorflow"]
+__all__ = [
+    "DEFAULT_MODE",
+    "DTYPES",
+    "MODES",
+    "batch_jacobian",
+    "clear_cache",
+    "compiled",
+    "derivative",
+    "gradients",
+    "hessian",
+    "hvp",
+    "intermediate_gradients",
+    "jacobian",
+    "jvp",
+    "keras_gradients",
+    "tensorflow",
+    "vjp",
+]
 
 DTYPES = ("float64", "float32")
+MODES = ("eager", "graph")
+DEFAULT_MODE = "eager"  # chosen by benchmarks/tape_modes.py: see the module docstring
 MAX_NESTED_ACCUMULATORS = 3
+CACHE_SIZE = 256  # compiled tf.functions kept (least recently used dropped first)
 
 
 def tensorflow():
     """Import TensorFlow (quietly) and return the module."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    # oneDNN's reordered float sums make results vary run to run (TF says so on stderr at
+    # import, the only way to silence that line); diffx compares rounding errors: keep it off
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow as tf
 
     global _conversion_registered
@@ -57,6 +103,14 @@ def _check_dtype(dtype: str) -> str:
     return dtype
 
 
+def _check_mode(mode: str | None) -> str:
+    mode = DEFAULT_MODE if mode is None else mode
+    if mode not in MODES:
+        raise DiffxError(f"mode {mode!r} is not one of {MODES} (eager: a fresh tape per call; "
+                         f"graph: tf.function, traced once and cached)")
+    return mode
+
+
 def _outputs(tf, fn: Function, x, n: int):
     """Evaluate fn on a tensor and return its outputs as a rank-1 tensor of shape (m,)."""
     out = fn.on_vector(x, n)
@@ -76,64 +130,54 @@ def _zero(tf):
     return tf.UnconnectedGradients.ZERO
 
 
-def jacobian(fn: Function, x: np.ndarray, method: str = "tape",
-             dtype: str = "float64") -> np.ndarray:
-    """Jacobian (m, n); for m = 1 this is the gradient, from a single reverse sweep."""
-    tf = tensorflow()
-    xt = tf.constant(x, dtype=_check_dtype(dtype))
-    n = x.size
+def _unit(tf, n: int, j: int, dtype) -> Any:
+    return tf.one_hot(j, n, dtype=dtype)
+
+
+# --------------------------------------------------------------------------------------------
+# The cores: tensor in, tensor out; run eagerly or traced inside tf.function
+# --------------------------------------------------------------------------------------------
+def _jacobian_core(tf, fn: Function, xt, n: int, method: str):
+    """Jacobian (m, n): one reverse sweep for m = 1, else ``tape.jacobian``; or n JVPs."""
     if method == "tape":
-        with tf.GradientTape(persistent=False) as tape:
+        with tf.GradientTape() as tape:
             tape.watch(xt)
             y = _outputs(tf, fn, xt, n)
         if y.shape[0] == 1:
-            J = tape.gradient(y, xt, unconnected_gradients=_zero(tf))[None]
-        else:
-            J = tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
-        return J.numpy().astype(float)
+            return tape.gradient(y, xt, unconnected_gradients=_zero(tf))[None]
+        return tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
-        direction = tf.constant(np.eye(n)[j], dtype=dtype)
-        with tf.autodiff.ForwardAccumulator(xt, direction) as accumulator:
+        with tf.autodiff.ForwardAccumulator(xt, _unit(tf, n, j, xt.dtype)) as accumulator:
             y = _outputs(tf, fn, xt, n)
-        jvp = accumulator.jvp(y, unconnected_gradients=_zero(tf))
-        columns.append(jvp.numpy())
-    return np.array(columns, dtype=float).T
+        columns.append(accumulator.jvp(y, unconnected_gradients=_zero(tf)))
+    return tf.stack(columns, axis=1)
 
 
-def hessian(fn: Function, x: np.ndarray, method: str = "tape",
-            dtype: str = "float64") -> np.ndarray:
-    """Hessian (n, n) of a scalar function: nested tapes, or forward-over-reverse."""
-    tf = tensorflow()
-    xt = tf.constant(x, dtype=_check_dtype(dtype))
-    n = x.size
+def _gradient_tensor(tf, fn: Function, xt, n: int):
+    with tf.GradientTape() as inner:
+        inner.watch(xt)
+        y = _outputs(tf, fn, xt, n)
+    return inner.gradient(y, xt, unconnected_gradients=_zero(tf))
 
-    def gradient():
-        with tf.GradientTape() as inner:
-            inner.watch(xt)
-            y = _outputs(tf, fn, xt, n)
-        return inner.gradient(y, xt, unconnected_gradients=_zero(tf))
 
+def _hessian_core(tf, fn: Function, xt, n: int, method: str):
+    """Hessian (n, n): reverse-over-reverse, or forward-over-reverse column by column."""
     if method == "tape":
         with tf.GradientTape() as outer:
             outer.watch(xt)
-            g = gradient()
-        return outer.jacobian(g, xt, unconnected_gradients=_zero(tf)).numpy().astype(float)
+            g = _gradient_tensor(tf, fn, xt, n)
+        return outer.jacobian(g, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
-        direction = tf.constant(np.eye(n)[j], dtype=dtype)
-        with tf.autodiff.ForwardAccumulator(xt, direction) as accumulator:
-            g = gradient()
-        columns.append(accumulator.jvp(g, unconnected_gradients=_zero(tf)).numpy())
-    return np.array(columns, dtype=float).T
+        with tf.autodiff.ForwardAccumulator(xt, _unit(tf, n, j, xt.dtype)) as accumulator:
+            g = _gradient_tensor(tf, fn, xt, n)
+        columns.append(accumulator.jvp(g, unconnected_gradients=_zero(tf)))
+    return tf.stack(columns, axis=1)
 
 
-def derivative(fn: Function, x: float, order: int = 1, method: str = "tape",
-               dtype: str = "float64") -> float:
-    """The ``order``-th derivative of a scalar function of one variable, by nesting."""
-    tf = tensorflow()
-    xt = tf.constant([float(x)], dtype=_check_dtype(dtype))
-
+def _derivative_core(tf, fn: Function, xt, order: int, method: str):
+    """The order-th derivative of a scalar function of one variable, shape (1,)."""
     # TensorFlow (2.21) fails inside nested ForwardAccumulators beyond three levels
     # (IndexError, or InternalError when mixed with tapes), so from order 4 on tape-forward
     # keeps one accumulator, innermost, under k - 1 tapes (reverse-over-forward).
@@ -151,4 +195,386 @@ def derivative(fn: Function, x: float, order: int = 1, method: str = "tape",
             inner = nth(k - 1)
         return accumulator.jvp(inner, unconnected_gradients=_zero(tf))
 
-    return float(nth(order).numpy()[0])
+    return nth(order)
+
+
+def _jvp_core(tf, fn: Function, xt, vt, n: int):
+    with tf.autodiff.ForwardAccumulator(xt, vt) as accumulator:
+        y = _outputs(tf, fn, xt, n)
+    return accumulator.jvp(y, unconnected_gradients=_zero(tf))
+
+
+def _vjp_core(tf, fn: Function, xt, vt, n: int):
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        y = _outputs(tf, fn, xt, n)
+    return tape.gradient(y, xt, output_gradients=vt, unconnected_gradients=_zero(tf))
+
+
+def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
+    if how == "forward-over-reverse":
+        with tf.autodiff.ForwardAccumulator(xt, vt) as accumulator:
+            g = _gradient_tensor(tf, fn, xt, n)
+        return accumulator.jvp(g, unconnected_gradients=_zero(tf))
+    with tf.GradientTape() as outer:  # reverse-over-reverse: ∇(∇f · v)
+        outer.watch(xt)
+        g = _gradient_tensor(tf, fn, xt, n)
+        gv = tf.reduce_sum(g * vt)
+    return outer.gradient(gv, xt, unconnected_gradients=_zero(tf))
+
+
+# --------------------------------------------------------------------------------------------
+# Graph mode: each core traced once per signature and cached
+# --------------------------------------------------------------------------------------------
+_COMPILED: OrderedDict[tuple, Any] = OrderedDict()
+
+
+def _function_key(fn: Function) -> tuple:
+    """Functions that compute the same thing share a compiled graph: a parsed tree is an
+    immutable value (hashable); a callable is keyed by the callable object itself."""
+    if fn.tree is not None:
+        return ("tree", tuple(fn.tree), fn.vector_output, fn.variables)
+    return ("callable", fn.func, fn.variables)
+
+
+def compiled(f: Any, kind: str = "jacobian", method: str = "tape", dtype: str = "float64",
+             n: int = 1, order: int = 1, how: str = "forward-over-reverse") -> Any:
+    """The cached ``tf.function`` that graph mode uses for ``kind`` in {"jacobian", "hessian",
+    "derivative", "jvp", "vjp", "hvp"} of ``f`` with ``n`` variables (built on first use).
+
+    Its ``experimental_get_tracing_count()`` shows that a second call does not retrace.
+    """
+    tf = tensorflow()
+    fn = as_function(f)
+    key = (_function_key(fn), kind, method, _check_dtype(dtype), int(n), int(order), how)
+    if key in _COMPILED:
+        _COMPILED.move_to_end(key)
+        return _COMPILED[key]
+    x_spec = tf.TensorSpec([1 if kind == "derivative" else n], dtype)
+    cores: dict[str, tuple[Callable, list]] = {
+        "jacobian": (lambda x: _jacobian_core(tf, fn, x, n, method), [x_spec]),
+        "hessian": (lambda x: _hessian_core(tf, fn, x, n, method), [x_spec]),
+        "derivative": (lambda x: _derivative_core(tf, fn, x, order, method), [x_spec]),
+        "jvp": (lambda x, v: _jvp_core(tf, fn, x, v, n), [x_spec, x_spec]),
+        "vjp": (lambda x, v: _vjp_core(tf, fn, x, v, n), [x_spec, tf.TensorSpec([None], dtype)]),
+        "hvp": (lambda x, v: _hvp_core(tf, fn, x, v, n, how), [x_spec, x_spec]),
+    }
+    if kind not in cores:
+        raise DiffxError(f"unknown kind {kind!r}; one of {', '.join(cores)}")
+    core, signature = cores[kind]
+    function = tf.function(core, input_signature=signature, autograph=False)
+    _COMPILED[key] = function
+    while len(_COMPILED) > CACHE_SIZE:
+        _COMPILED.popitem(last=False)
+    return function
+
+
+def clear_cache() -> None:
+    """Forget every compiled graph (the next graph-mode call traces again)."""
+    _COMPILED.clear()
+    _KERAS_COMPILED.clear()
+
+
+def _run(kind: str, fn: Function, tensors: Sequence[np.ndarray], method: str, dtype: str,
+         mode: str | None, n: int, order: int = 1, how: str = "forward-over-reverse"
+         ) -> np.ndarray:
+    """Run a core eagerly or through its compiled graph; return float64 numpy."""
+    tf = tensorflow()
+    _check_dtype(dtype)
+    args = [tf.constant(t, dtype=dtype) for t in tensors]
+    if _check_mode(mode) == "graph":
+        result = compiled(fn, kind, method, dtype, n, order, how)(*args)
+    elif kind == "jacobian":
+        result = _jacobian_core(tf, fn, args[0], n, method)
+    elif kind == "hessian":
+        result = _hessian_core(tf, fn, args[0], n, method)
+    elif kind == "derivative":
+        result = _derivative_core(tf, fn, args[0], order, method)
+    elif kind == "jvp":
+        result = _jvp_core(tf, fn, *args, n)
+    elif kind == "vjp":
+        result = _vjp_core(tf, fn, *args, n)
+    else:
+        result = _hvp_core(tf, fn, *args, n, how)
+    return result.numpy().astype(float)
+
+
+# --------------------------------------------------------------------------------------------
+# The three cores diffx.derivative / gradient / jacobian / hessian are written over
+# --------------------------------------------------------------------------------------------
+def jacobian(fn: Function, x: np.ndarray, method: str = "tape", dtype: str = "float64",
+             mode: str | None = None) -> np.ndarray:
+    """Jacobian (m, n); for m = 1 this is the gradient, from a single reverse sweep."""
+    return _run("jacobian", fn, [x], method, dtype, mode, x.size)
+
+
+def hessian(fn: Function, x: np.ndarray, method: str = "tape", dtype: str = "float64",
+            mode: str | None = None) -> np.ndarray:
+    """Hessian (n, n) of a scalar function: nested tapes, or forward-over-reverse."""
+    return _run("hessian", fn, [x], method, dtype, mode, x.size)
+
+
+def derivative(fn: Function, x: float, order: int = 1, method: str = "tape",
+               dtype: str = "float64", mode: str | None = None) -> float:
+    """The ``order``-th derivative of a scalar function of one variable, by nesting."""
+    return float(_run("derivative", fn, [[float(x)]], method, dtype, mode, 1, order)[0])
+
+
+# --------------------------------------------------------------------------------------------
+# Products: JVP (forward), VJP (reverse; TensorFlow's sum semantics), Hessian-vector product
+# --------------------------------------------------------------------------------------------
+def _vector(x: Any, what: str = "the point") -> np.ndarray:
+    array = np.atleast_1d(np.asarray(x, dtype=float))
+    if array.ndim != 1:
+        raise DiffxError(f"{what} must be a number or a 1-D vector, got shape {array.shape}")
+    return array
+
+
+def jvp(f: Any, x: Any, v: Any, *, dtype: str = "float64", mode: str | None = None,
+        variables: Sequence[str] | None = None) -> np.ndarray:
+    """J(x)·v, shape (m,), from one ``ForwardAccumulator`` pass (forward mode).
+
+    >>> jvp("[x*y, x + y]", [2.0, 3.0], [1.0, 0.0])
+    array([3., 1.])
+    """
+    fn, x, v = as_function(f, variables), _vector(x), _vector(v, "v")
+    if v.shape != x.shape:
+        raise DiffxError(f"v must have the shape of x, {x.shape}; got {v.shape}")
+    return _run("jvp", fn, [x, v], "tape-forward", dtype, mode, x.size)
+
+
+def vjp(f: Any, x: Any, v: Any = None, *, dtype: str = "float64", mode: str | None = None,
+        variables: Sequence[str] | None = None) -> np.ndarray:
+    """vᵀ·J(x), shape (n,), from one reverse sweep (``tape.gradient`` with
+    ``output_gradients=v``).
+
+    With ``v=None`` this is what ``tape.gradient(y, x)`` returns for a non-scalar target y: the
+    gradient of Σᵢ yᵢ (TensorFlow seeds every output with 1), not a Jacobian. Seed 000 shows it
+    with ``g.gradient(b, x)`` = 6(x + 2) for b = 3(x + 2)².
+
+    >>> vjp("[x*y, x + y]", [2.0, 3.0])  # ∇(xy + x + y) = (y + 1, x + 1)
+    array([4., 3.])
+    """
+    fn, x = as_function(f, variables), _vector(x)
+    if v is None:
+        m = int(np.size(fn.numpy_call(x)))
+        v = np.ones(m)
+    return _run("vjp", fn, [x, _vector(v, "v")], "tape", dtype, mode, x.size)
+
+
+HVP_STRATEGIES = ("forward-over-reverse", "reverse-over-reverse")
+
+
+def hvp(f: Any, x: Any, v: Any, *, how: str = "forward-over-reverse", dtype: str = "float64",
+        mode: str | None = None, variables: Sequence[str] | None = None) -> np.ndarray:
+    """H(x)·v, shape (n,), without forming H: a JVP of the tape gradient (forward-over-reverse,
+    one forward and one reverse pass) or the gradient of ∇f·v (reverse-over-reverse).
+
+    >>> hvp("x**2*y", [1.0, 2.0], [1.0, 0.0])  # H = [[2y, 2x], [2x, 0]]
+    array([4., 2.])
+    """
+    if how not in HVP_STRATEGIES:
+        raise DiffxError(f"how={how!r}: choose one of {HVP_STRATEGIES}")
+    fn, x, v = as_function(f, variables), _vector(x), _vector(v, "v")
+    if v.shape != x.shape:
+        raise DiffxError(f"v must have the shape of x, {x.shape}; got {v.shape}")
+    return _run("hvp", fn, [x, v], "tape", dtype, mode, x.size, how=how)
+
+
+def batch_jacobian(f: Any, points: Any, *, dtype: str = "float64",
+                   variables: Sequence[str] | None = None) -> np.ndarray:
+    """Jacobians of F: Rⁿ → Rᵐ at B points at once, shape (B, m, n), by ``tape.batch_jacobian``.
+
+    ``points`` has shape (B, n). F is evaluated once on the whole batch, with variable i bound
+    to the column of the B values of coordinate i, so F must act elementwise across the batch
+    (every parsed expression does). One tape serves the batch: each output row depends on its
+    own point only, which is what lets TensorFlow vectorise the B Jacobians.
+
+    >>> batch_jacobian("[x*y, x + y]", [[1.0, 2.0], [3.0, 4.0]])[1]
+    array([[4., 3.],
+           [1., 1.]])
+    """
+    tf = tensorflow()
+    fn = as_function(f, variables)
+    X = np.asarray(points, dtype=float)
+    if X.ndim != 2:
+        raise DiffxError(f"points must have shape (B, n), got {X.shape}")
+    n = X.shape[1]
+    Xt = tf.constant(X, dtype=_check_dtype(dtype))
+    with tf.GradientTape() as tape:
+        tape.watch(Xt)
+        columns = tf.transpose(Xt)  # (n, B): variable i is row i
+        out = fn.on_vector(columns, n)
+        parts = out if isinstance(out, (list, tuple)) else [out]
+        Y = tf.stack([tf.broadcast_to(tf.cast(tf.convert_to_tensor(p), Xt.dtype),
+                                      [X.shape[0]]) for p in parts], axis=1)  # (B, m)
+    return tape.batch_jacobian(Y, Xt, unconnected_gradients=_zero(tf)).numpy().astype(float)
+
+
+# --------------------------------------------------------------------------------------------
+# The GradientTape idioms: persistent tapes, watch semantics, stop_gradient, unconnected
+# --------------------------------------------------------------------------------------------
+WATCH = ("constant", "variable")
+UNCONNECTED = ("zero", "none")
+
+
+def gradients(f: Any, x: Any, *, watch: str = "constant", stop: Sequence[int | str] = (),
+              unconnected: str = "zero", dtype: str = "float64",
+              variables: Sequence[str] | None = None) -> list[list[float | None]]:
+    """One row per output of f, one entry per variable: ∂fᵢ/∂xⱼ, each output's gradient taken
+    from the same ``persistent=True`` tape (m ``tape.gradient`` calls on one recording).
+
+    ``watch="constant"``: each xⱼ is a ``tf.constant`` the tape is told to ``watch`` (as seed
+    000 does for x); ``"variable"``: each is a trainable ``tf.Variable``, which tapes watch
+    automatically (seed 000's w and b). ``stop``: variables (by index or name) wrapped in
+    ``tf.stop_gradient`` before f sees them, so they act as constants. ``unconnected``: what a
+    derivative through no path is — ``"zero"`` gives 0.0, ``"none"`` gives None (TensorFlow's
+    default, which tells "no path" apart from "a path whose derivative is 0").
+
+    >>> gradients("x*y", [2.0, 3.0], stop=["y"], unconnected="none")
+    [[3.0, None]]
+    """
+    if watch not in WATCH:
+        raise DiffxError(f"watch={watch!r}: choose one of {WATCH}")
+    if unconnected not in UNCONNECTED:
+        raise DiffxError(f"unconnected={unconnected!r}: choose one of {UNCONNECTED}")
+    tf = tensorflow()
+    fn, x = as_function(f, variables), _vector(x)
+    n = x.size
+    names = fn.variables or tuple(f"x{i}" for i in range(n))
+    stopped = {names.index(s) if isinstance(s, str) else int(s) for s in stop}
+    if watch == "variable":
+        sources = [tf.Variable(value, dtype=_check_dtype(dtype)) for value in x]
+    else:
+        sources = [tf.constant(value, dtype=_check_dtype(dtype)) for value in x]
+    mode = tf.UnconnectedGradients.ZERO if unconnected == "zero" else \
+        tf.UnconnectedGradients.NONE
+    with tf.GradientTape(persistent=True) as tape:
+        if watch == "constant":
+            for source in sources:
+                tape.watch(source)
+        inputs = [tf.stop_gradient(s) if j in stopped else tf.identity(s)
+                  for j, s in enumerate(sources)]
+        if fn.tree is None and not fn._multi_param:  # a callable of one vector argument
+            out = fn.on_vector(tf.stack(inputs), n)
+        else:  # one tensor per variable, each its own tape source
+            out = fn(*inputs)
+        # each output separately: slicing a stacked tensor would connect every output to
+        # every input (with gradient 0), hiding which derivatives are truly unconnected
+        parts = out if isinstance(out, (list, tuple)) else [out]
+        rows = []
+        for part in parts:
+            tensor = tf.reshape(tf.cast(tf.convert_to_tensor(part), sources[0].dtype), [-1])
+            rows.extend(tensor[i] for i in range(int(tensor.shape[0])))
+    try:
+        return [[None if g is None else float(g.numpy())
+                 for g in tape.gradient(row, sources, unconnected_gradients=mode)]
+                for row in rows]
+    finally:
+        del tape  # a persistent tape holds its resources until it is dropped
+
+
+def intermediate_gradients(f: Any, x: Any, *, dtype: str = "float64",
+                           variables: Sequence[str] | None = None
+                           ) -> list[tuple[str, float, float]]:
+    """∂f/∂v for every intermediate value v of a parsed scalar expression (seed 001:
+    ``tape.gradient(z, [x, y, z])``), as (subexpression, value, derivative) in evaluation order.
+
+    The expression is evaluated node by node in TensorFlow, each node's tensor kept; one
+    ``tape.gradient`` of the output with respect to all of them gives the adjoints — the reverse
+    sweep's intermediate results, which ``tape.gradient(f, x)`` computes and discards. The last
+    row is f itself, with derivative 1.
+
+    >>> [(s, round(d, 6)) for s, _, d in intermediate_gradients("log(c*(a + b))",
+    ...                                                          [5.0, 7.3, 0.2])]
+    [('a + b', 0.081301), ('c*(a + b)', 0.406504), ('log(c*(a + b))', 1.0)]
+    """
+    tf = tensorflow()
+    fn, x = as_function(f, variables), _vector(x)
+    if fn.tree is None or fn.vector_output:
+        raise UnsupportedError("intermediate_gradients needs a parsed scalar expression (a "
+                               "string or SymPy expression), whose operations diffx can see")
+    symbols = fn.symbols(x.size)
+    xt = tf.constant(x, dtype=_check_dtype(dtype))
+    recorded: list[tuple[Apply, Any]] = []
+
+    def evaluate(node: Any) -> Any:
+        if isinstance(node, Variable):
+            return xt[node.index]
+        if isinstance(node, Number):
+            return tf.constant(node.value, dtype=xt.dtype)
+        if isinstance(node, NamedConstant):
+            return tf.constant(node.constant.float_value, dtype=xt.dtype)
+        value = node.op(*(evaluate(a) for a in node.args))
+        if any(_has_variable(a) for a in node.args):
+            recorded.append((node, value))
+        return value
+
+    with tf.GradientTape() as tape:
+        tape.watch(xt)
+        evaluate(fn.tree[0])
+    if not recorded:
+        raise UnsupportedError(f"{fn.name} has no operation on a variable")
+    y = recorded[-1][1]
+    grads = tape.gradient(y, [value for _, value in recorded],
+                          unconnected_gradients=_zero(tf))
+    from diffx.functions import _to_sympy
+
+    return [(str(_to_sympy(node, symbols)), float(value.numpy()), float(g.numpy()))
+            for (node, value), g in zip(recorded, grads)]
+
+
+def _has_variable(node: Any) -> bool:
+    if isinstance(node, Variable):
+        return True
+    return isinstance(node, Apply) and any(_has_variable(a) for a in node.args)
+
+
+# --------------------------------------------------------------------------------------------
+# Keras: the gradient of a model's loss with respect to its trainable weights
+# --------------------------------------------------------------------------------------------
+_KERAS_COMPILED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def keras_gradients(model: Any, x: Any, y: Any = None, loss: Callable | None = None, *,
+                    mode: str | None = None, unconnected: str = "zero"
+                    ) -> tuple[float, list[np.ndarray]]:
+    """(loss value, [∂loss/∂w for w in model.trainable_weights]) for a Keras model.
+
+    The seeds' training step: ``with tf.GradientTape() as tape: loss = loss(y, model(x))``,
+    then ``tape.gradient(loss, model.trainable_weights)``. ``loss=None`` differentiates the
+    model output itself (seed 001's ``tape.gradient(model(x), weights)``). A non-scalar loss (a
+    per-sample vector, as ``keras.losses.categorical_crossentropy`` returns) is summed, as
+    TensorFlow does — see :func:`vjp`. Computed in the model's own dtype (Keras defaults to
+    float32); returned as float64 arrays shaped like the weights. ``mode="graph"`` traces the
+    step once per model, loss and input signature.
+    """
+    if unconnected not in UNCONNECTED:
+        raise DiffxError(f"unconnected={unconnected!r}: choose one of {UNCONNECTED}")
+    tf = tensorflow()
+    weights = list(model.trainable_weights)
+    if not weights:
+        raise DiffxError("the model has no trainable weights (build it, or call it once)")
+    dtype = weights[0].dtype
+    xt = tf.constant(np.asarray(x), dtype=dtype)
+    yt = None if y is None else tf.constant(np.asarray(y), dtype=dtype)
+    which = tf.UnconnectedGradients.ZERO if unconnected == "zero" else \
+        tf.UnconnectedGradients.NONE
+
+    def step(xt, yt):
+        with tf.GradientTape() as tape:
+            out = model(xt)
+            value = out if loss is None else loss(yt, out)
+        return tf.reduce_sum(value), tape.gradient(value, model.trainable_weights,
+                                                   unconnected_gradients=which)
+
+    if _check_mode(mode) == "graph":
+        per_model = _KERAS_COMPILED.setdefault(model, {})
+        key = (loss, unconnected, y is None)
+        if key not in per_model:
+            per_model[key] = tf.function(step, autograph=False, reduce_retracing=True)
+        value, grads = per_model[key](xt, yt if yt is not None else tf.zeros([0], dtype))
+    else:
+        value, grads = step(xt, yt)
+    return float(value.numpy()), [None if g is None else g.numpy().astype(float)
+                                  for g in grads]
