@@ -8,24 +8,12 @@ absolute times, are meaningful on a shared machine.
 
 from __future__ import annotations
 
-import statistics
-import time
-
 import numpy as np
+from timing import median_time  # benchmarks/timing.py, found next to this script
 
 import diffx
 from diffx.engines.tape import tensorflow
 from diffx.functions import parse
-
-
-def median_time(call, min_time: float = 0.2, max_repeats: int = 200) -> float:
-    call()  # warm-up (compilation, caches)
-    times, start = [], time.perf_counter()
-    while (time.perf_counter() - start < min_time or len(times) < 5) and len(times) < max_repeats:
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def rosenbrock(n: int) -> str:

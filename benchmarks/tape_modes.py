@@ -21,20 +21,11 @@ import statistics
 import time
 
 import numpy as np
+from timing import median_time  # benchmarks/timing.py, found next to this script
 
 import diffx
 from diffx.engines import tape as T
 from diffx.functions import as_function, parse
-
-
-def median_time(call, min_time: float = 0.3, max_repeats: int = 300) -> float:
-    call()  # warm-up (tracing, caches)
-    times, start = [], time.perf_counter()
-    while (time.perf_counter() - start < min_time or len(times) < 5) and len(times) < max_repeats:
-        t0 = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times)
 
 
 def reverse_mode_scaling(tf) -> None:

@@ -3,6 +3,7 @@
     diffx compare "sin(x)*exp(x)" --at 1.3 [--methods central,dual] [--order 2]
     diffx sweep "sin(x)*exp(x)" --at 1.3 [--methods forward,central] [--plot FILE.png]
     diffx report --out DIR [--force] [--quick]
+    diffx explore ["EXPR"] [--at X] [--port N] [--host 127.0.0.1] [--no-browser]
     diffx methods
 
 Errors print one line (``diffx: error: ...``) and exit with status 2, without a traceback.
@@ -125,6 +126,25 @@ def build_parser() -> argparse.ArgumentParser:
                         help="methods (default: all; see `diffx methods`)")
     report.add_argument("--no-progress", action="store_true", help="no progress bar")
 
+    explore = sub.add_parser(
+        "explore", help="the interactive explorer as a local web page",
+        description="Serve the interactive explorer (type a function, move the point and the "
+                    "step, watch every method's value and error) as a local web page. The "
+                    "first line printed is its URL; Ctrl-C stops it.")
+    explore.add_argument("expression", metavar="EXPR", nargs="?", default="sin(x)*exp(x)",
+                         help='the function shown first (default: "sin(x)*exp(x)")')
+    explore.add_argument("--at", type=_floats, default=None, metavar="X",
+                         help="the point shown first: a number or comma-separated numbers "
+                              "(default: 1.3)")
+    explore.add_argument("--port", type=int, default=0, metavar="N",
+                         help="port to listen on (default: a free one)")
+    explore.add_argument("--host", default="127.0.0.1",
+                         help="address to bind (default: 127.0.0.1, this machine only)")
+    explore.add_argument("--no-browser", action="store_true",
+                         help="do not open the page in a web browser")
+    explore.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
+                         help="longest one update may take before it is stopped (default: 10)")
+
     sub.add_parser("methods", help="list the differentiation methods")
     return parser
 
@@ -229,6 +249,18 @@ def _report(args: argparse.Namespace) -> int:
     return 0
 
 
+def _explore(args: argparse.Namespace) -> int:
+    from diffx.explore import TIME_LIMIT, serve
+
+    if not 0 <= args.port <= 65535:
+        raise DiffxError(f"--port must be between 0 and 65535, got {args.port}")
+    serve(args.expression, args.at, port=args.port, host=args.host, show=not args.no_browser,
+          time_limit=args.time_limit or TIME_LIMIT,
+          ready=lambda url: print(url, flush=True))
+    print("diffx explore: stopped", flush=True)
+    return 0
+
+
 def _methods(args: argparse.Namespace) -> int:
     from diffx.engines import DESCRIPTIONS, FAMILIES, METHODS
 
@@ -243,7 +275,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     commands = {"compare": _compare, "methods": _methods, "trace": _trace,
-                "optimize": _optimize, "sweep": _sweep, "report": _report}
+                "optimize": _optimize, "sweep": _sweep, "report": _report,
+                "explore": _explore}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

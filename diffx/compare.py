@@ -197,21 +197,7 @@ def _format_seconds(seconds: float) -> str:
 def _timed(call: Callable[[], Estimate], repeats: int | None,
            min_time: float) -> tuple[Estimate, float, float, int]:
     """Cold call, then repeated warm calls; returns result, median, setup time, repeats."""
-    start = time.perf_counter()
-    result = call()
-    cold = time.perf_counter() - start
-    times: list[float] = []
-    budget_start = time.perf_counter()
-    while True:
-        start = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - start)
-        if repeats is not None:
-            if len(times) >= repeats:
-                break
-        elif (len(times) >= 3 and time.perf_counter() - budget_start >= min_time) \
-                or len(times) >= 100:
-            break
+    result, cold, times = _samples(call, repeats, min_time)
     median = statistics.median(times)
     return result, median, max(cold - median, 0.0), len(times)
 

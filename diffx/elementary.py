@@ -47,6 +47,7 @@ __all__ = [
     "Domain",
     "Elementary",
     "Interval",
+    "TableArithmetic",
     "backend_of",
     "box",
     "lookup",
@@ -405,24 +406,13 @@ def row_for_ufunc(ufunc: np.ufunc, method: str, kwargs: dict) -> Elementary | No
     return ROW_OF_UFUNC.get(ufunc)
 
 
-# --------------------------------------------------------------------------------------------
-# Boxed values: numpy-ufunc callables under the SymPy, mpmath and TensorFlow backends
-# --------------------------------------------------------------------------------------------
-class Boxed:
-    """A SymPy, mpmath or TensorFlow value that routes numpy functions through the table.
+class TableArithmetic:
+    """Python's arithmetic operators as rows of the table, for the value types that register a
+    handler (Dual, Jet, trace Node, Boxed): ``a * b`` is ``multiply(a, b)``, so it takes the
+    same dispatch, and the same derivative rule, as ``diffx.multiply``."""
 
-    ``np.sin(sympy.Symbol("x"))`` fails and ``np.sin(tensor)`` silently turns the tensor into a
-    constant numpy array (the tape then reports a wrong derivative). Inside a Boxed value both
-    become ``diffx.sin`` of the backend value, so a callable written with numpy ufuncs traces
-    with SymPy symbols, evaluates in mpmath and differentiates on the tape. Operators go through
-    the table too; other attributes are those of the wrapped value.
-    """
-
-    __slots__ = ("value",)
-    __array_priority__ = 1000  # ndarray ⊕ Boxed defers to our operators
-
-    def __init__(self, value: Any):
-        self.value = value
+    __slots__ = ()
+    __array_priority__ = 1000  # ndarray ⊕ value defers to these operators
 
     def __add__(self, other): return add(self, other)
     def __radd__(self, other): return add(other, self)
@@ -437,6 +427,26 @@ class Boxed:
     def __neg__(self): return negative(self)
     def __pos__(self): return self
     def __abs__(self): return abs(self)
+
+
+# --------------------------------------------------------------------------------------------
+# Boxed values: numpy-ufunc callables under the SymPy, mpmath and TensorFlow backends
+# --------------------------------------------------------------------------------------------
+class Boxed(TableArithmetic):
+    """A SymPy, mpmath or TensorFlow value that routes numpy functions through the table.
+
+    ``np.sin(sympy.Symbol("x"))`` fails and ``np.sin(tensor)`` silently turns the tensor into a
+    constant numpy array (the tape then reports a wrong derivative). Inside a Boxed value both
+    become ``diffx.sin`` of the backend value, so a callable written with numpy ufuncs traces
+    with SymPy symbols, evaluates in mpmath and differentiates on the tape. Operators go through
+    the table too; other attributes are those of the wrapped value.
+    """
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any):
+        self.value = value
+
 
     def __lt__(self, other): return self.value < unbox(other)
     def __le__(self, other): return self.value <= unbox(other)

@@ -135,7 +135,7 @@ def _describe(op: str, argument: float, what: str) -> str:
 def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[str]] | None:
     """Record f at the point and list the operations outside their domain, on an edge or on
     a kink (None when f cannot be recorded)."""
-    from diffx.trace import primal, record  # lazy: diffx.trace imports the engines
+    from diffx.trace import Node, primal, record  # lazy: diffx.trace imports the engines
 
     try:
         with np.errstate(all="ignore"):
@@ -157,7 +157,7 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
             shown = ", ".join(f"{a:g}" for a in args)
             outside.append(f"{node.op.name}({shown}) is not finite")
             continue
-        if node.op is E.divide:
+        if node.op is E.divide and isinstance(node.args[1], Node):  # by a constant: harmless
             restricted = True
         if node.op is E.power:
             base, exponent = args

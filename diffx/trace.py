@@ -72,7 +72,7 @@ class Tape:
         self.outputs: list[Any] = []
 
 
-class Node:
+class Node(E.TableArithmetic):
     """One value of a recorded evaluation: ``value = op(*args)``.
 
     ``args`` holds argument nodes and constants; ``inputs`` pairs the position of each argument
@@ -81,7 +81,6 @@ class Node:
     """
 
     __slots__ = ("args", "index", "inputs", "op", "tape", "value")
-    __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, tape: Tape, op: E.Elementary | None, args: tuple, value: Any,
                  inputs: tuple[tuple[int, Any], ...]):
@@ -89,21 +88,7 @@ class Node:
         self.index = len(tape.nodes)
         tape.nodes.append(self)
 
-    # arithmetic: every operator is a row of the elementary table
-    def __add__(self, other): return E.add(self, other)
-    def __radd__(self, other): return E.add(other, self)
-    def __sub__(self, other): return E.subtract(self, other)
-    def __rsub__(self, other): return E.subtract(other, self)
-    def __mul__(self, other): return E.multiply(self, other)
-    def __rmul__(self, other): return E.multiply(other, self)
-    def __truediv__(self, other): return E.divide(self, other)
-    def __rtruediv__(self, other): return E.divide(other, self)
-    def __pow__(self, other): return E.power(self, other)
-    def __rpow__(self, other): return E.power(other, self)
-    def __neg__(self): return E.negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return E.abs(self)
-
+    # arithmetic: E.TableArithmetic (every operator is a row of the elementary table);
     # comparisons look at values only (branches in user code follow the recorded path)
     def __lt__(self, other): return primal(self) < primal(other)
     def __le__(self, other): return primal(self) <= primal(other)

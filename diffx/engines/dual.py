@@ -83,37 +83,24 @@ def _primal(x: Any) -> Any:
 # ============================================================================================
 # The dual number
 # ============================================================================================
-class Dual:
+class Dual(E.TableArithmetic):
     """A value and its tangent, owned by the derivative operator ``tag``.
 
     The tangent has the value's shape (one direction) or ``(k, *value.shape)`` (k directions).
     """
 
     __slots__ = ("tag", "tangent", "value")
-    __array_priority__ = 1000  # numpy defers to our operators
 
     def __init__(self, value: Any, tangent: Any, tag: int = 0):
         self.value = value
         self.tangent = tangent
         self.tag = tag
 
-    # arithmetic: every operator is a row of the elementary table
-    def __add__(self, other): return E.add(self, other)
-    def __radd__(self, other): return E.add(other, self)
-    def __sub__(self, other): return E.subtract(self, other)
-    def __rsub__(self, other): return E.subtract(other, self)
-    def __mul__(self, other): return E.multiply(self, other)
-    def __rmul__(self, other): return E.multiply(other, self)
-    def __truediv__(self, other): return E.divide(self, other)
-    def __rtruediv__(self, other): return E.divide(other, self)
+    # arithmetic: E.TableArithmetic (every operator is a row of the elementary table), plus
     def __pow__(self, other):  # x**2 as x·x: the same numbers, without a general pow
         return E.multiply(self, self) if _is_two(other) else E.power(self, other)
-    def __rpow__(self, other): return E.power(other, self)
     def __matmul__(self, other): return _matmul(self, other)
     def __rmatmul__(self, other): return _matmul(other, self)
-    def __neg__(self): return E.negative(self)
-    def __pos__(self): return self
-    def __abs__(self): return E.abs(self)
 
     # comparisons look at values only (so branches in user code follow the primal path)
     def __lt__(self, other): return _primal(self) < _primal(other)
@@ -521,7 +508,7 @@ ARRAY_FUNCTIONS: dict[Callable, Callable] = {
 # ============================================================================================
 # Jets: truncated Taylor series for higher derivatives
 # ============================================================================================
-class Jet:
+class Jet(E.TableArithmetic):
     """Taylor coefficients u[0] + u[1]·t + u[2]·t² + … of one scalar, computed on demand.
 
     ``coefficient(k)`` is u⁽ᵏ⁾(0)/k!. A jet made by an operation knows how to compute its next
@@ -529,7 +516,6 @@ class Jet:
     """
 
     __slots__ = ("coefficients", "rule", "tag")
-    __array_priority__ = 1000
 
     def __init__(self, coefficients: list, tag: int, rule: Callable[[int], Any] | None = None):
         self.coefficients = list(coefficients)
@@ -546,12 +532,7 @@ class Jet:
     def value(self) -> Any:
         return self.coefficient(0)
 
-    __add__, __radd__ = Dual.__add__, Dual.__radd__
-    __sub__, __rsub__ = Dual.__sub__, Dual.__rsub__
-    __mul__, __rmul__ = Dual.__mul__, Dual.__rmul__
-    __truediv__, __rtruediv__ = Dual.__truediv__, Dual.__rtruediv__
-    __pow__, __rpow__ = Dual.__pow__, Dual.__rpow__
-    __neg__, __pos__, __abs__ = Dual.__neg__, Dual.__pos__, Dual.__abs__
+    __pow__ = Dual.__pow__
     __lt__, __le__, __gt__, __ge__ = Dual.__lt__, Dual.__le__, Dual.__gt__, Dual.__ge__
     __bool__, __float__ = Dual.__bool__, Dual.__float__
     ndim = 0

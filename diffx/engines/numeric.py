@@ -77,6 +77,11 @@ EPS = float(np.finfo(float).eps)
 METHODS = ("forward", "backward", "central", "richardson", "complex-step")
 STENCIL_METHODS = ("forward", "backward", "central")
 ACCURACIES = range(1, 9)  # forward/backward: 1 … 8; central: 2, 4, 6, 8
+# The rounding model ε·Σ|wᵢ f(xᵢ)| underestimates f's rounding near a zero of f, where f comes out
+# of cancellation (x² + y − 11 near Himmelblau's minimum carries errors ε·11, not ε·|f|): there
+# the balance point would collapse to a few ulps of x. So the step never moves below this
+# fraction of the textbook step (exp at 50 needs 1/35; Himmelblau's collapse was 1/5e7).
+MIN_STEP_FRACTION = 1e-3
 COMPLEX_STEP = 1e-100  # any tiny h works: there is no subtraction, so no cancellation
 RICHARDSON_LEVELS = 4  # rows always computed; more while the best estimate still improves
 RICHARDSON_MAX_LEVELS = 12
@@ -331,10 +336,11 @@ def _select(stencil: _Stencil, h: float, adaptive: bool) -> tuple[np.ndarray, np
     if adaptive and not T > 4 * R:
         value, truncation, rounding, h = _probe_upwards(stencil, h, value, truncation, rounding)
         T, R = _size(truncation), _size(rounding)
+    lowest = h * MIN_STEP_FRACTION
     for _ in range(REFINE_MOVES):
         if not T > 4 * R:
             break
-        h_new = stencil.exact(max(stencil.balance(h, T, R), h * 1e-6))
+        h_new = stencil.exact(max(stencil.balance(h, T, R), h * 1e-6, lowest))
         if h_new > h / 1.5 or not stencil.fits(h_new):
             break
         h = h_new
