@@ -158,24 +158,55 @@ def _compare(args: argparse.Namespace) -> int:
     return 0
 
 
-def _trace(args: argparse.Namespace) -> int:
+FIGURE_FORMATS = (".png", ".svg", ".pdf")
+
+
+def _check_output(path: str | None, force: bool) -> None:
+    """Refuse to overwrite an existing file unless --force (checked before any work)."""
     from pathlib import Path
 
+    if not path:
+        return
+    if Path(path).suffix.lower() not in FIGURE_FORMATS:
+        raise DiffxError(f"{path}: a figure is written as {', '.join(FIGURE_FORMATS)}")
+    if not Path(path).parent.is_dir():
+        raise DiffxError(f"{path}: the folder {Path(path).parent} does not exist")
+    if Path(path).exists() and not force:
+        raise DiffxError(f"{path} exists; pass --force to overwrite it")
+
+
+def _save_figure(figure, path: str, dpi: int = 120) -> None:
+    """Write a figure atomically: to a temporary file beside ``path``, then renamed over it,
+    so an interrupted run never leaves a half-written file where the user's was."""
+    import os
+    import tempfile
+    from pathlib import Path
+
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(suffix=target.suffix, prefix=".diffx-",
+                                         dir=target.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, dpi=dpi, format=target.suffix.lstrip(".").lower())
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+    print(f"figure written to {path}")
+
+
+def _trace(args: argparse.Namespace) -> int:
     from diffx.trace import trace
 
-    if args.plot and Path(args.plot).exists() and not args.force:
-        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    _check_output(args.plot, args.force)
     result = trace(args.expression, args.at, args.direction, variables=args.variables)
     print(result.to_text(digits=args.digits))
     if args.plot:
-        result.plot(adjoints=True).savefig(args.plot, dpi=120)
-        print(f"graph written to {args.plot}")
+        _save_figure(result.plot(adjoints=True), args.plot)
     return 0
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from diffx import optimize
 
     if args.list:
@@ -186,8 +217,7 @@ def _optimize(args: argparse.Namespace) -> int:
         return 0
     if args.problem is None:
         raise DiffxError("name a PROBLEM (see `diffx optimize --list`) or an expression")
-    if args.plot and Path(args.plot).exists() and not args.force:
-        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    _check_output(args.plot, args.force)
     options = {"optimizer": args.optimizer, "lr": args.lr, "steps": args.steps,
                "dtype": args.dtype}
     if args.x0 is not None:
@@ -210,20 +240,16 @@ def _optimize(args: argparse.Namespace) -> int:
             for line in optimize.problem(args.problem).notes(outcome):
                 print(f"  {line}")
     if args.plot:
-        optimize.plot(outcome, args.problem if known else None).savefig(args.plot, dpi=110)
-        print(f"figure written to {args.plot}")
+        _save_figure(optimize.plot(outcome, args.problem if known else None), args.plot, 110)
     return 0
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     import numpy as np
 
     from diffx.compare import step_sweep
 
-    if args.plot and Path(args.plot).exists() and not args.force:
-        raise DiffxError(f"{args.plot} exists; pass --force to overwrite it")
+    _check_output(args.plot, args.force)
     if args.per_decade < 1:
         raise DiffxError("--per-decade must be at least 1")
     steps = 10.0 ** np.arange(-16.0, 1e-9, 1.0 / args.per_decade)
@@ -231,8 +257,7 @@ def _sweep(args: argparse.Namespace) -> int:
     result = step_sweep(args.expression, args.at, methods, steps)
     print(result)
     if args.plot:
-        result.plot().savefig(args.plot, dpi=120)
-        print(f"figure written to {args.plot}")
+        _save_figure(result.plot(), args.plot)
     return 0
 
 

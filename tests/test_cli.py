@@ -57,3 +57,24 @@ def test_bad_point_is_an_argparse_error(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["compare", "x", "--at", "one"])
     assert exit_info.value.code == 2
+
+
+def test_figures_are_never_overwritten_without_force_and_written_atomically(tmp_path,
+                                                                             capsys) -> None:
+    out = tmp_path / "sweep.png"
+    out.write_bytes(b"the user's file")
+    args = ["sweep", "sin(x)", "--at", "1", "--per-decade", "1", "--plot", str(out)]
+    assert main(args) == 2
+    assert "exists; pass --force" in capsys.readouterr().err
+    assert out.read_bytes() == b"the user's file"
+    assert main([*args, "--force"]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sweep.png"]  # no temporary left
+
+
+@pytest.mark.parametrize(("name", "message"), [("graph.xyz", "a figure is written as"),
+                                               ("missing/graph.png", "does not exist")])
+def test_bad_figure_paths_are_refused_before_any_work(tmp_path, capsys, name, message) -> None:
+    assert main(["trace", "sin(x)", "--at", "1", "--plot", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("diffx: error:") and message in err and "Traceback" not in err

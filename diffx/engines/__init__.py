@@ -2,20 +2,23 @@
 
 Each engine module implements three cores — k-th derivative of a scalar function of one
 variable, Jacobian (m, n), Hessian (n, n) — in whatever way is natural to it. This module
-validates input, picks the engine, wraps results in an :class:`Estimate` and shapes them:
-``gradient`` is the one-row Jacobian of a scalar function.
+validates input, applies the bad-point policy of :mod:`diffx.points`, picks the engine, wraps
+results in an :class:`Estimate` and shapes them: ``gradient`` is the one-row Jacobian of a
+scalar function.
 
 =============  =========  ====================================================================
 method         family     how
 =============  =========  ====================================================================
 symbolic       symbolic   SymPy diff, lambdify(cse=True), cached per function
-forward        numeric    forward difference, h = √ε·max(|x|,1)
-backward       numeric    backward difference, h = √ε·max(|x|,1)
-central        numeric    central difference, h = ∛ε·max(|x|,1)
+forward        numeric    forward difference, h = √ε·max(|x|,1), checked against f (accuracy=)
+backward       numeric    backward difference, the same
+central        numeric    central difference, h = ∛ε·max(|x|,1), one-sided near a domain edge
 richardson     numeric    central differences at h, h/2, … extrapolated (Neville tableau)
 complex-step   numeric    Im f(x + ih)/h, h = 1e-100 (analytic functions only)
-dual           automatic  forward mode with diffx's Dual numbers (nested for higher orders)
-tape           automatic  TensorFlow GradientTape (reverse mode; nested tapes for Hessians)
+dual           automatic  forward mode with diffx's Dual numbers (chunked tangents for
+                          gradients; Taylor jets for higher orders)
+tape           automatic  TensorFlow GradientTape (reverse mode; nested tapes for Hessians;
+                          mode="graph" compiles with tf.function)
 tape-forward   automatic  TensorFlow ForwardAccumulator (forward mode; forward-over-reverse)
 reverse        automatic  diffx's own reverse mode over a recorded trace (forward-over-reverse
                           with dual numbers for higher orders and Hessians)
