@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     explore.add_argument("--no-browser", action="store_true",
                          help="do not open the page in a web browser")
     explore.add_argument("--time-limit", type=float, default=None, metavar="SECONDS",
-                         help="longest one update may take before it is stopped (default: 10)")
+                         help="longest one update may take before it is stopped (default: 5)")
 
     sub.add_parser("methods", help="list the differentiation methods")
     return parser

@@ -585,15 +585,13 @@ def test_finite_differences_drift_to_predicted_fixed_points():
 
 
 def test_forward_difference_default_step_near_a_zero_of_f():
-    """Regression (numeric engine's step selection, fixed). Near Himmelblau's minimum f ≈ 1e-8 is computed
-    by cancellation (x² + y − 11 adds terms of size 11), so its rounding error is ~ε·11·|∂f|,
-    not ε·|f|. The engine's rounding bound ε·Σ|wᵢ||f(xᵢ)|/h shrinks with f, so the step moves
-    to a "balance point" h ≈ 9e-16 — two ulps of x = 3 — and the forward-difference gradient
-    at (3 + 1e-4, 2 − 1e-4) is off by 1.4e-3, where the textbook step h = √ε·3 is off by
-    (h/2)·|∂ₓₓf| = 1.65e-6. In optimisation: default-step forward-difference descent stalls
-    ~7e-5 from (3, 2) instead of 2e-8, and on seed 002's quadratic (f = x² − 20x + 100, the
-    same cancellation near x = 10) ends at f = 1.5e-3 after 50 steps instead of 3.3e-7.
-    Expected: no worse than 10× the textbook error."""
+    """Regression (numeric engine's step selection, since fixed). Near Himmelblau's minimum
+    f ≈ 1e-8 is computed by cancellation (x² + y − 11 adds terms of size 11), so its rounding
+    error is ~ε·11·|∂f|, not ε·|f|. A rounding bound ε·Σ|wᵢ||f(xᵢ)|/h shrinks with f, so the
+    step used to move to a "balance point" h ≈ 9e-16, two ulps of x = 3, and the forward
+    gradient at (3 + 1e-4, 2 − 1e-4) was off by 1.4e-3, where the textbook step h = √ε·3 is
+    off by (h/2)·|∂ₓₓf| = 1.65e-6; default-step forward-difference descent stalled ~7e-5 from
+    (3, 2). Expected: no worse than 10× the textbook error."""
     x, y = 3 + 1e-4, 2 - 1e-4
     exact = np.array([4 * x * (x**2 + y - 11) + 2 * (x + y**2 - 7),
                       2 * (x**2 + y - 11) + 4 * y * (x + y**2 - 7)])
