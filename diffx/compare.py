@@ -302,7 +302,8 @@ Progress = Callable[[str], None]  # called once per finished unit of work, with 
 METHOD_COLOURS: dict[str, str] = {
     "symbolic": "#1f77b4", "forward": "#ff7f0e", "backward": "#c49c59", "central": "#d62728",
     "central-4": "#8c564b", "richardson": "#9467bd", "complex-step": "#e377c2",
-    "dual": "#2ca02c", "tape": "#17becf", "tape-graph": "#0b5e66", "tape-forward": "#bcbd22",
+    "dual": "#2ca02c", "dual-scalar": "#98df8a", "tape": "#17becf", "tape-graph": "#0b5e66",
+    "tape-forward": "#bcbd22",
     "reverse": "#393b79", "function": "#000000",
 }
 
@@ -662,35 +663,26 @@ def _samples(call: Callable[[], Any], repeats: int | None, min_time: float,
     return result, cold, times
 
 
-def _graph_gradient(fn: Function, n: int) -> Callable[[np.ndarray], np.ndarray]:
-    """The GradientTape gradient compiled with ``tf.function`` (the first call traces it)."""
-    from diffx.engines.tape import tensorflow
-
-    tf = tensorflow()
-
-    @tf.function(input_signature=[tf.TensorSpec([n], tf.float64)], autograph=False)
-    def gradient(x):
-        with tf.GradientTape() as tape:
-            tape.watch(x)
-            y = tf.reshape(tf.cast(tf.convert_to_tensor(fn.on_vector(x, n)), tf.float64), [])
-        return tape.gradient(y, x, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-
-    return lambda x: gradient(tf.constant(x, dtype=tf.float64)).numpy()
+# Variants measured beside the methods: the same engine with another setting
+VARIANTS: dict[str, str] = {
+    "tape-graph": "the tape gradient compiled with tf.function (mode='graph'; first call traces)",
+    "dual-scalar": "the dual gradient one direction per pass (chunk=1): classic forward mode",
+}
 
 
 def _call_for(fn: Function, point: np.ndarray, method: str) -> Callable[[], Any]:
-    """A zero-argument call computing the derivative (n = 1) or gradient with ``method``."""
+    """A zero-argument call computing the derivative (n = 1) or gradient with ``method`` (a
+    method of ``diffx.METHODS``, a variant of :data:`VARIANTS`, or "function": f itself)."""
     if method == "function":
         return lambda: fn.numpy_call(point)
     if method == "tape-graph":
-        compiled: list[Callable[[np.ndarray], np.ndarray]] = []
+        if point.size == 1:
+            return lambda: engines.derivative(fn, point[0], "tape", mode="graph")
+        return lambda: engines.gradient(fn, point, "tape", mode="graph")
+    if method == "dual-scalar":
+        from diffx.engines import dual
 
-        def graph() -> np.ndarray:
-            if not compiled:
-                compiled.append(_graph_gradient(fn, point.size))
-            return compiled[0](point)
-
-        return graph
+        return lambda: dual.jacobian(fn, point, chunk=1)[0]
     engines.family_of(method)
     if point.size == 1:
         return lambda: engines.derivative(fn, point[0], method)
@@ -857,8 +849,9 @@ SCALING_FAMILIES: dict[str, ScalingFamily] = {
 
 
 def _scaling_methods() -> list[str]:
-    wanted = ("symbolic", "central", "dual", "reverse", "tape", "tape-graph", "tape-forward")
-    return [m for m in wanted if m in METHODS or m == "tape-graph"]
+    wanted = ("symbolic", "central", "dual", "dual-scalar", "reverse", "tape", "tape-graph",
+              "tape-forward")
+    return [m for m in wanted if m in METHODS or m in VARIANTS]
 
 
 @dataclass
@@ -981,7 +974,7 @@ def scaling(family: str = "rosenbrock", sizes: Sequence[int] = (2, 8, 32, 128, 5
     spec = SCALING_FAMILIES[family]
     methods = _scaling_methods() if methods is None else list(methods)
     for method in methods:
-        if method != "tape-graph":
+        if method not in VARIANTS:
             engines.family_of(method)
     sizes = tuple(sorted({int(n) for n in sizes}))
     if not sizes or sizes[0] < 2:

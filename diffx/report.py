@@ -116,8 +116,9 @@ def plan(functions: Sequence[str | catalog.CatalogEntry] | None = None,
         entries = [_entry(f) for f in functions]
     if not entries:
         raise DiffxError("the report needs at least one function")
+    variant_of = {"tape-graph": "tape", "dual-scalar": "dual"}
     scaling_methods = [m for m in _scaling_methods()
-                       if m in methods or (m == "tape-graph" and "tape" in methods)]
+                       if m in methods or variant_of.get(m) in methods]
     result = Plan(entries, methods, quick, scaling_methods=scaling_methods)
     if quick:
         result.sweep_steps = 10.0 ** np.arange(-16, 0.01, 0.5)
@@ -669,9 +670,11 @@ def _section_texts(results: Results) -> dict[str, str]:
     texts["scaling"] = (
         f"Gradient of the {scaling.family} family, n = {min(scaling.sizes)} … {largest}. "
         f"Fitted log-log slopes over the three largest sizes each method reached: {slopes}. "
-        f"Forward mode (dual, tape-forward) and finite differences need one pass per input, so "
-        f"their cost grows with n; reverse mode (tape) needs one backward sweep whatever n is — "
-        f"the cheap-gradient principle.")
+        f"Forward mode one direction per pass (dual-scalar, tape-forward) and finite "
+        f"differences need one pass per input, so their cost grows with n; dual carries many "
+        f"directions per pass (chunks of tangents: ⌈n/k⌉ vectorised passes); reverse mode "
+        f"(tape, reverse) needs one backward sweep whatever n is — the cheap-gradient "
+        f"principle.")
     if scaling.skipped:
         texts["scaling"] += " Larger n skipped: " + "; ".join(
             f"{m}: {why}" for m, why in scaling.skipped.items()) + "."
