@@ -27,9 +27,10 @@ The reference (:mod:`diffx.reference`) raises DomainError at the first two kinds
 The check evaluates f once with numpy's floating-point error flags on (they catch log(0) or
 1/0 inside f), then records one evaluation (:func:`diffx.trace.record`) and reads each
 operation's argument against its row's ``Domain``. The recording is skipped for functions with
-no restricted operation (decided once per parsed function or callable) and for callables of
-more than ``MAX_RECORDED_INPUTS`` inputs (vectorised code: one node per element would cost
-more than the derivative).
+no restricted operation (decided once per parsed function or callable). Callables of more than
+``MAX_RECORDED_INPUTS`` inputs (vectorised code) are not checked beforehand at all: one node
+per element, or even one extra evaluation, would cost as much as the gradient; a non-finite
+result still gets its DomainWarning.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "check_point"]
 
-MAX_RECORDED_INPUTS = 64  # callables with more inputs get only the plain evaluation checked
+MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
 # rows restricted somewhere: a smaller domain than the reals, an edge, or a kink
 _RESTRICTED = frozenset(row for row in E.ELEMENTARY.values()
@@ -193,12 +194,15 @@ def check_point(fn: Function, point: np.ndarray) -> PointCheck:
 
 
 def _check(fn: Function, point: np.ndarray) -> PointCheck:
+    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
+        # vectorised code: a separate evaluation (through TensorFlow, for a tf.* callable)
+        # would double a gradient's cost; every engine evaluates f anyway, and a NaN or inf it
+        # returns gets the DomainWarning (engines._finish)
+        return PointCheck(np.zeros(1, dtype=bool))
     undefined, errors = _evaluate(fn, point)
     if undefined.all():
         return PointCheck(undefined)
     met = tuple(f"numpy met a {kind} inside f" for kind in errors)
-    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
-        return PointCheck(undefined, met)  # recording n ≫ 1 inputs costs more than it tells
     if not _may_be_restricted(fn):
         return PointCheck(undefined, met)
     found = _scan(fn, point)
