@@ -532,3 +532,24 @@ def test_gradient_jacobian_hessian_error_estimates() -> None:
     exact = np.array([[2.0, 0.5], [math.cos(0.5), 0.0]])
     assert J.error.shape == (2, 2)
     assert np.all(np.abs(J.value - exact) <= J.error + 4 * EPS)
+
+
+def test_parsed_functions_get_their_stencil_points_in_one_vectorised_call(monkeypatch) -> None:
+    # F = (xy, sin x, 2) at (1, 2): J = [[y, x], [cos x, 0], [0, 0]] = [[2, 1], [cos 1, 0], [0, 0]]
+    fn = diffx.parse("[x*y, sin(x), 2]")
+    shapes = []
+    original = fn.on_vector
+
+    def recording(v, n):
+        shapes.append(np.shape(v))
+        return original(v, n)
+
+    monkeypatch.setattr(fn, "on_vector", recording)
+    estimate = diffx.jacobian(fn, [1.0, 2.0], "central", full_output=True)
+    exact = np.array([[2.0, 1.0], [math.cos(1.0), 0.0], [0.0, 0.0]])
+    # central, h ≈ 6e-6: truncation |f'''|h²/6 ≈ 6e-12, rounding ε|f|/h ≈ 4e-11
+    np.testing.assert_allclose(estimate.value, exact, rtol=0, atol=1e-9)
+    assert np.all(estimate.value[2] == 0.0)  # a constant output: exactly zero
+    batched = [s for s in shapes if len(s) == 2]
+    assert batched and all(s[0] == 2 for s in batched)  # (n, points) arrays
+    assert len(shapes) < estimate.evaluations  # fewer calls of f than points evaluated

@@ -234,13 +234,33 @@ class _Counter:
         self.count = 0
         self._memo: dict[bytes, np.ndarray] = {}
 
+    @staticmethod
+    def _key(x: np.ndarray) -> bytes:
+        return x.tobytes() + str(x.dtype).encode()
+
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        key = x.tobytes() + str(x.dtype).encode()
+        key = self._key(x)
         if key not in self._memo:
             self.count += 1
             with np.errstate(all="ignore"):
                 self._memo[key] = np.asarray(self.fn.numpy_call(x))
         return self._memo[key]
+
+    def prefetch(self, points: list[np.ndarray]) -> None:
+        """Evaluate the new points among ``points`` in one vectorised call (parsed functions
+        only: their operations act elementwise; a callable may reduce over its input)."""
+        new = {self._key(p): p for p in points if self._key(p) not in self._memo}
+        if self.fn.tree is None or len(new) < 2:
+            return
+        stacked = np.stack(list(new.values()), axis=1)  # (n, P): row i is variable i
+        with np.errstate(all="ignore"):
+            out = self.fn.on_vector(stacked, stacked.shape[0])
+        outputs = out if isinstance(out, list) else [out]
+        columns = np.stack([np.broadcast_to(np.asarray(o), (stacked.shape[1],)) for o in outputs])
+        for j, key in enumerate(new):
+            value = columns[:, j]
+            self._memo[key] = value.copy() if isinstance(out, list) else np.asarray(value[0])
+        self.count += len(new)
 
 
 class _Line:
@@ -250,15 +270,18 @@ class _Line:
     some outputs; only the others decide whether a step crosses a domain edge).
     """
 
-    def __init__(self, sample: Callable[[float], np.ndarray], x0: float):
+    def __init__(self, sample: Callable[[float], np.ndarray], x0: float,
+                 prefetch: Callable[[np.ndarray], None] | None = None):
         self.sample = sample
         self.x0 = x0  # the coordinate along the line, for |x| scaling and exact steps
+        self.prefetch = prefetch or (lambda ts: None)  # evaluate many t at once, if f can
         self._mask: np.ndarray | None = None
 
     def __call__(self, t: float) -> np.ndarray:
         return self.sample(t)
 
     def finite(self, ts: np.ndarray) -> bool:
+        self.prefetch(ts)
         values = [np.atleast_1d(self.sample(float(t))) for t in ts]
         if all(np.all(np.isfinite(v)) for v in values):
             return True
@@ -301,6 +324,8 @@ class _Stencil:
 
     def at(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, truncation estimate, rounding bound) at step h."""
+        used = self.offsets[self.weights != 0]
+        self.line.prefetch(np.concatenate([used * h, used * 2 * h]))
         value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
         coarse, _ = _stencil(self.line, self.offsets, self.weights, 2 * h, self.order)
         truncation = np.abs(coarse - value) / (2**self.p - 1)
@@ -500,7 +525,10 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
     def sample(t: float) -> np.ndarray:
         return f(x + t * direction)
 
-    line = _Line(sample, x0)
+    def prefetch(ts: np.ndarray) -> None:
+        f.prefetch([x + float(t) * direction for t in ts])
+
+    line = _Line(sample, x0, prefetch)
     if method in STENCIL_METHODS:
         accuracy = accuracy or (2 if method == "central" else 1)
         return _difference(line, method, order, accuracy, step, scale)
