@@ -434,6 +434,15 @@ class StepSweep:
         return sorted((r for r in self.rows if r.method == method and not r.automatic),
                       key=lambda r: r.step)
 
+    def curve_points(self, method: str) -> tuple[np.ndarray, np.ndarray]:
+        """(steps, relative errors) of :meth:`curve` for log axes: an error of exactly 0 drawn
+        at ERROR_FLOOR, a non-finite one as NaN (a gap)."""
+        rows = self.curve(method)
+        steps = np.array([r.step for r in rows])
+        errors = np.array([max(r.rel_error, ERROR_FLOOR) if math.isfinite(r.rel_error)
+                           else np.nan for r in rows])
+        return steps, errors
+
     def automatic(self, method: str) -> SweepRow | None:
         """The row of ``method`` at its own default step."""
         return next((r for r in self.rows if r.method == method and r.automatic), None)
@@ -518,10 +527,7 @@ class StepSweep:
         fig = Figure(figsize=(10, 6), layout="constrained")
         ax = fig.subplots()
         for method in self.methods:
-            rows = self.curve(method)
-            steps = np.array([r.step for r in rows])
-            errors = np.array([max(r.rel_error, ERROR_FLOOR) if math.isfinite(r.rel_error)
-                               else np.nan for r in rows])
+            steps, errors = self.curve_points(method)
             slope = self.slope(method)
             label = method if math.isnan(slope) else f"{method}  (fitted slope {slope:.2f})"
             auto = self.automatic(method)

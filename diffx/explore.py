@@ -963,10 +963,7 @@ def _sweep_figure(snapshot: Snapshot) -> Any:
     fig = Figure(figsize=(5.1, 4.0), layout="constrained")
     ax = fig.subplots()
     for method in sweep.methods:
-        rows = sweep.curve(method)
-        steps = np.array([r.step for r in rows])
-        errors = np.array([max(r.rel_error, ERROR_FLOOR) if math.isfinite(r.rel_error)
-                           else np.nan for r in rows])
+        steps, errors = sweep.curve_points(method)
         colour = METHOD_COLOURS.get(method, "#7f7f7f")
         style = "s--" if method == "complex-step" else "o-"
         ax.plot(steps, errors, style, ms=2.5, lw=1.3, color=colour, label=method)
