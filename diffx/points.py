@@ -142,6 +142,7 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
         with np.errstate(all="ignore"):
             tape = record(fn, [float(v) for v in point])
     except Exception:  # a callable that only TensorFlow can run, or one branching on values
+        _remember(fn, False)  # nothing to learn from recording it: do not retry at every call
         return None
     outside: list[str] = []
     edges: list[str] = []

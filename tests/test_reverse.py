@@ -27,12 +27,7 @@ from diffx.reference import reference_derivative, reference_hessian, reference_j
 EXACT_RTOL = 1e-13
 
 
-@pytest.fixture(autouse=True)
-def _fifty_digits():
-    """mpmath at 50 digits inside each test (a module-level mp.dps = 50 would change mpmath for
-    every test collected after this module)."""
-    with mpmath.workdps(50):
-        yield
+pytestmark = pytest.mark.usefixtures("fifty_digits")  # tests/conftest.py
 
 
 def relative_error(value, truth) -> float:

@@ -34,12 +34,7 @@ matplotlib.use("Agg")
 EXACT_RTOL = 1e-13
 
 
-@pytest.fixture(autouse=True)
-def _fifty_digits():
-    """mpmath at 50 digits inside each test (a module-level mp.dps = 50 would change mpmath for
-    every test collected after this module)."""
-    with mpmath.workdps(50):
-        yield
+pytestmark = pytest.mark.usefixtures("fifty_digits")  # tests/conftest.py
 
 
 def close(a, b, rtol: float = EXACT_RTOL) -> bool:
