@@ -48,6 +48,18 @@ from typing import Any
 
 import numpy as np
 
+from diffx.compare import (
+    EPS,
+    ERROR_FLOOR,
+    METHOD_COLOURS,
+    SWEEP_METHODS,
+    ComparisonRow,
+    _errors,
+    _format_seconds,
+    _format_value,
+    correct_digits,
+    step_sweep,
+)
 from diffx.engines import FAMILIES, METHODS
 from diffx.errors import (
     DiffxError,
@@ -104,25 +116,23 @@ class Settings:
 
 
 @dataclass
-class Row:
-    """One method's line of the comparison table.
+class Row(ComparisonRow):
+    """One method's line of the comparison table: a :class:`diffx.compare.ComparisonRow` and
+    the finite-difference ``step`` actually used (None for the exact methods).
 
     ``value`` is a float (one variable), the gradient (n,) or the Jacobian (m, n). Errors are
-    against the 50-digit reference (NaN when there is none); ``step`` is the finite-difference
-    step actually used (None for the exact methods); ``status`` is "ok" or why it failed.
+    against the 50-digit reference (NaN when there is none); ``seconds`` is the median of a few
+    warm calls (``repeats`` of them), ``setup_seconds`` the first call's extra time (small when
+    an earlier update of the same function did the setup); ``status`` is "ok" or why it failed.
     """
 
-    method: str
-    family: str
-    value: Any
-    abs_error: float
-    rel_error: float
-    digits: float
-    error_estimate: float | None
-    seconds: float
-    step: float | None
-    evaluations: int | None
-    status: str = "ok"
+    step: float | None = None
+
+
+def _failed(method: str, status: str) -> Row:
+    """The row of a method that gave no value; ``status`` says why."""
+    return Row(method, FAMILIES[method], math.nan, math.nan, math.nan, math.nan, math.nan,
+               math.nan, None, None, 0, status=status)
 
 
 @dataclass
@@ -237,26 +247,26 @@ def _measure(fn: Function, point: np.ndarray, kind: str, method: str,
     call = _call_for(fn, point, kind, method, step)
     family = FAMILIES[method]
     try:
+        start = time.perf_counter()
         result = call()
+        cold = time.perf_counter() - start
         times: list[float] = []
         while len(times) < 5 and (not times or sum(times) < _TIMING_BUDGET):
             start = time.perf_counter()
             call()
             times.append(time.perf_counter() - start)
     except DiffxError as exc:
-        message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        return Row(method, family, math.nan, math.nan, math.nan, math.nan, None, math.nan,
-                   None, None, status=message)
-    estimate = None if result.error is None else float(np.max(result.error))
-    step_used = None if result.step is None else float(result.step)
-    return Row(method, family, result.value, math.nan, math.nan, math.nan, estimate,
-               statistics.median(times), step_used, result.evaluations)
+        return _failed(method, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    seconds = statistics.median(times)
+    return Row(method, family, result.value, abs_error=math.nan, rel_error=math.nan,
+               digits=math.nan, seconds=seconds, setup_seconds=max(cold - seconds, 0.0),
+               evaluations=result.evaluations,
+               error_estimate=None if result.error is None else float(np.max(result.error)),
+               repeats=len(times), step=None if result.step is None else float(result.step))
 
 
 def _score(row: Row, reference: Any) -> Row:
     """The row with its errors against the 50-digit reference (NaN without one)."""
-    from diffx.compare import _errors, correct_digits
-
     if row.status != "ok" or reference is None or not np.all(
             np.isfinite(np.asarray(row.value, dtype=float))):
         return row
@@ -535,9 +545,7 @@ class Explorer:
             snapshot.timed_out = True
         not_run = "not run: the update reached its time limit first"
         snapshot.rows = [_score(done[m], snapshot.reference) if m in done else
-                         Row(m, FAMILIES[m], math.nan, math.nan, math.nan, math.nan, None,
-                             math.nan, None, None, status=not_run)
-                         for m in settings.methods]
+                         _failed(m, not_run) for m in settings.methods]
         snapshot.seconds = time.perf_counter() - start
         return snapshot
 
@@ -597,8 +605,6 @@ class Explorer:
         snapshot.details_error = _run_parts(parts, self.time_limit)
 
     def _sweep(self, snapshot: Snapshot) -> Any:
-        from diffx.compare import SWEEP_METHODS, step_sweep
-
         methods = tuple(m for m in snapshot.settings.methods if m in SWEEP_METHODS)
         if snapshot.kind != "derivative" or not methods or snapshot.reference is None:
             return None
@@ -686,8 +692,6 @@ _FAMILY_COLOURS = {"symbolic": "#1f77b4", "numeric": "#d62728", "automatic": "#2
 
 
 def _fmt_value(value: Any) -> str:
-    from diffx.compare import _format_value
-
     return _format_value(value)
 
 
@@ -698,8 +702,6 @@ def _fmt_error(error: float | None) -> str:
 
 
 def _fmt_seconds(seconds: float) -> str:
-    from diffx.compare import _format_seconds
-
     return _format_seconds(seconds) or "—"
 
 
@@ -955,8 +957,6 @@ def _contour_figure(snapshot: Snapshot) -> Any:
 def _sweep_figure(snapshot: Snapshot) -> Any:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
-
-    from diffx.compare import EPS, ERROR_FLOOR, METHOD_COLOURS
 
     sweep = snapshot.sweep
     step = snapshot.settings.step

@@ -11,7 +11,7 @@ nothing from the text is ever evaluated by Python (no ``eval``, ``exec``, ``symp
     >>> f.variables
     ('x',)
     >>> round(float(f(0.5)), 12)
-    0.373377277004
+    0.373376984889
 """
 
 from __future__ import annotations
@@ -21,7 +21,9 @@ import difflib
 import inspect
 import math
 import re
-from collections.abc import Callable, Sequence
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,7 +34,7 @@ import sympy
 from diffx import elementary as E
 from diffx.errors import DiffxError, LimitError, ParseError, UnsupportedError
 
-__all__ = ["Function", "Limits", "as_function", "natural_key", "parse"]
+__all__ = ["Function", "Limits", "as_function", "natural_key", "parse", "unsupported_on_failure"]
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z](_?[0-9]+)?\Z")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -509,15 +511,9 @@ class Function:
         if self.tree is not None:
             return [sympy.sympify(_to_sympy(node, symbols)) for node in self.tree]
         vector = np.array(symbols, dtype=object)
-        try:
+        with unsupported_on_failure(self, "traced with SymPy symbols",
+                                    "and without branches on values"):
             out = self.on_vector(vector, n)
-        except DiffxError:
-            raise
-        except Exception as exc:  # the callable did something SymPy symbols cannot do
-            raise UnsupportedError(
-                f"{self.name} could not be traced with SymPy symbols ({type(exc).__name__}: "
-                f"{exc}); write it with diffx.sin, diffx.exp, ... and without branches on "
-                f"values") from None
         outputs = _as_outputs(out, list, lambda o: o)
         outputs = list(outputs) if isinstance(outputs, (list, np.ndarray)) else [outputs]
         flat = [sympy.sympify(o) for o in np.asarray(outputs, dtype=object).ravel()]
@@ -540,6 +536,35 @@ class Function:
         return f"Function({self.name!r}, variables={self.variables})"
 
 
+@contextmanager
+def unsupported_on_failure(fn: Function, attempt: str, advice: str) -> Iterator[None]:
+    """Run the user's callable ``fn`` (inside the ``with`` block) on another backend's numbers.
+
+    Any exception other than a DiffxError becomes an UnsupportedError that names ``fn``, says
+    what could not be done (``attempt``), quotes the first line of the original error and ends
+    with how to write ``fn`` instead (``advice``, after "write it with diffx.sin, diffx.exp,
+    ..."). A parsed function's failure is a bug in diffx, not the user's: it propagates as is.
+
+    >>> def f(v): return 1 / v
+    >>> with unsupported_on_failure(as_function(f), "run by method 'dual'", "or numpy ufuncs"):
+    ...     f(0)
+    Traceback (most recent call last):
+    ...
+    diffx.errors.UnsupportedError: f could not be run by method 'dual' (ZeroDivisionError: ...
+    """
+    try:
+        yield
+    except DiffxError:
+        raise
+    except Exception as exc:  # the callable did something these numbers cannot do
+        if fn.tree is not None:
+            raise
+        reason = (str(exc).strip().splitlines() or [""])[0]  # TensorFlow's run to pages
+        raise UnsupportedError(
+            f"{fn.name} could not be {attempt} ({type(exc).__name__}: {reason}); write it "
+            f"with diffx.sin, diffx.exp, ... {advice}") from None
+
+
 def _boxable(x: Any) -> bool:
     """Does ``x`` hold SymPy, mpmath or TensorFlow values (which numpy ufuncs cannot handle)?"""
     if isinstance(x, np.ndarray) and x.dtype == object:
@@ -549,13 +574,25 @@ def _boxable(x: Any) -> bool:
     return E.backend_of(x) in ("sympy", "mpmath", "tf")
 
 
+_POSITIONAL_COUNTS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def _positional_count(func: Callable) -> int:
+    """How many required positional parameters ``func`` has (1 when it cannot be told).
+    Remembered per callable: a new Function wraps it at every API call, and reading a
+    signature costs more than a small graph-mode gradient's own Python work."""
+    with suppress(TypeError):  # not weakly referenceable or not hashable
+        if func in _POSITIONAL_COUNTS:
+            return _POSITIONAL_COUNTS[func]
     try:
         params = inspect.signature(func).parameters.values()
     except (TypeError, ValueError):
         return 1
     kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
-    return sum(1 for p in params if p.kind in kinds and p.default is inspect.Parameter.empty)
+    count = sum(1 for p in params if p.kind in kinds and p.default is inspect.Parameter.empty)
+    with suppress(TypeError):
+        _POSITIONAL_COUNTS[func] = count
+    return count
 
 
 def _as_outputs(out: Any, stack: Callable, single: Callable) -> Any:

@@ -30,7 +30,10 @@ operation's argument against its row's ``Domain``. The recording is skipped for 
 no restricted operation (decided once per parsed function or callable). Callables of more than
 ``MAX_RECORDED_INPUTS`` inputs (vectorised code) are not checked beforehand at all: one node
 per element, or even one extra evaluation, would cost as much as the gradient; a non-finite
-result still gets its DomainWarning.
+result still gets its DomainWarning. For callables that compute with TensorFlow the check is
+only the finiteness of f's value (:func:`value_decides`); the tape engines return that value
+with the derivative, and the policy is applied to it (:func:`check_from_value`) instead of a
+separate evaluation.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ import numpy as np
 from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
-__all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "check_point"]
+__all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "check_from_value", "check_point", "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -94,6 +97,10 @@ def _integer_exponent(node: Apply) -> bool:
 _CALLABLES_RESTRICTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+# callables whose outputs were TensorFlow tensors (see value_decides)
+_TENSORFLOW_CALLABLES: weakref.WeakSet = weakref.WeakSet()
+
+
 def _may_be_restricted(fn: Function) -> bool:
     if fn.tree is not None:
         cached = fn.__dict__.get("_restricted")
@@ -119,14 +126,44 @@ def _evaluate(fn: Function, point: np.ndarray) -> tuple[np.ndarray, list[str]]:
     with np.errstate(divide="call", invalid="call", over="ignore", under="ignore"):
         previous = np.seterrcall(lambda kind, flag: errors.append(kind))
         try:
-            value = fn.numpy_call(point)
+            out = fn.on_vector(point, point.size)
         finally:
             np.seterrcall(previous)
+    outputs = list(out) if isinstance(out, (list, tuple)) else [out]
+    if fn.tree is None and E.backend_of(*outputs) == "tf":
+        with contextlib.suppress(TypeError):  # not weakly referenceable: check every time
+            _TENSORFLOW_CALLABLES.add(fn.func)
+    return _undefined([np.asarray(o) for o in outputs]), list(dict.fromkeys(errors))
+
+
+def _undefined(outputs: list) -> np.ndarray:
+    """Which of f's outputs are not finite (shape (m,))."""
     try:
-        undefined = ~np.isfinite(np.atleast_1d(np.asarray(value, dtype=float)).ravel())
+        return ~np.isfinite(np.concatenate([np.asarray(o, dtype=float).ravel()
+                                            for o in outputs]))
     except (TypeError, ValueError):  # not plain numbers (f closes over an outer Dual)
-        undefined = np.zeros(1, dtype=bool)
-    return undefined, list(dict.fromkeys(errors))
+        return np.zeros(1, dtype=bool)
+
+
+def value_decides(fn: Function, point: np.ndarray) -> bool:
+    """Is the check at this point nothing but the finiteness of f's value? Then an engine
+    that returns f(x) with the derivative (the tape engines do) can apply the policy itself,
+    with :func:`check_from_value`, and f is not evaluated once more. True for callables that
+    compute with TensorFlow (seen at their first check: they cannot be recorded and numpy's
+    error flags do not see inside them) and for vectorised callables (see the module)."""
+    if fn.tree is not None:
+        return False
+    if point.size > MAX_RECORDED_INPUTS:
+        return True
+    try:
+        return fn.func in _TENSORFLOW_CALLABLES
+    except TypeError:
+        return False
+
+
+def check_from_value(value: Any) -> PointCheck:
+    """The PointCheck of a function whose check is the finiteness of its value (m,)."""
+    return PointCheck(_undefined([value]))
 
 
 def _describe(op: str, argument: float, what: str) -> str:

@@ -26,8 +26,8 @@ import numpy as np
 import sympy
 
 from diffx.engines import symbolic
-from diffx.errors import DiffxError, DomainError, UnsupportedError
-from diffx.functions import Function, as_function
+from diffx.errors import DomainError, UnsupportedError
+from diffx.functions import Function, as_function, unsupported_on_failure
 from diffx.points import check_point
 
 __all__ = [
@@ -83,16 +83,10 @@ def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],
             return outs[output]
 
         args = [mpmath.mpf(float(v)) for v in point]
-        try:
+        with unsupported_on_failure(fn, "evaluated with mpmath numbers for the reference",
+                                    "or numpy ufuncs"):
             value = mpmath.diff(component, args if len(args) > 1 else args[0],
                                 tuple(orders) if len(orders) > 1 else orders[0])
-        except DiffxError:
-            raise
-        except Exception as exc:  # the callable does something mpmath numbers cannot do
-            raise UnsupportedError(
-                f"{fn.name} could not be evaluated with mpmath numbers for the reference "
-                f"({type(exc).__name__}: {exc}); write it with diffx.sin, diffx.exp, ... "
-                f"or numpy ufuncs") from None
         if isinstance(value, mpmath.mpc):
             raise DomainError(f"{fn.name} is not real near {tuple(point)}")
         return +value

@@ -9,7 +9,6 @@ No engine is the truth for another, and no row is checked against the explorer's
 
 from __future__ import annotations
 
-import codecs
 import math
 import os
 import re
@@ -40,7 +39,6 @@ from diffx.explore import (
 mpmath.mp.dps = 50
 EPS = float(np.finfo(float).eps)
 EXACT = ("symbolic", "complex-step", "dual", "tape", "tape-forward", "reverse")
-HOSTILE_FILE = Path(__file__).parent / "data" / "hostile.txt"
 
 
 # --- independent truth ------------------------------------------------------------------------
@@ -222,16 +220,10 @@ def test_a_parse_error_shows_its_caret():
     assert "Traceback" not in alert
 
 
-def _hostile_lines() -> list[str]:
-    lines = HOSTILE_FILE.read_text(encoding="ascii").split("\n")
-    return [codecs.decode(line, "unicode_escape") for line in lines
-            if line and not line.startswith("#")]
-
-
-def test_hostile_strings_are_refused_and_never_evaluated(tmp_path, monkeypatch):
+def test_hostile_strings_are_refused_and_never_evaluated(hostile_corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     explorer = Explorer("x", at=1.0, methods=["dual"])
-    lines = [*_hostile_lines(), "x" * 20_000, "(" * 5_000 + "x" + ")" * 5_000]
+    lines = [*(text for text, _ in hostile_corpus), "x" * 20_000, "(" * 5_000 + "x" + ")" * 5_000]
     assert len(lines) > 150
     for text in lines:
         snapshot = explorer.update(function=text, details=False)

@@ -10,12 +10,9 @@ from __future__ import annotations
 
 import ast
 import builtins
-import codecs
-import re
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import mpmath
 import numpy as np
@@ -33,7 +30,6 @@ EPS = float(np.finfo(float).eps)
 # grouped differently (a*b*c vs a*(b*c)); a few roundings apart, so 4·EPS relative.
 FLOAT_RTOL = 4 * EPS
 DPS = 50
-HOSTILE_FILE = Path(__file__).parent / "data" / "hostile.txt"
 TIME_BOUND = 1.0  # seconds: a safety bound (the slowest corpus line takes ~10 ms), not a benchmark
 
 
@@ -366,29 +362,12 @@ def test_huge_decimal_exponent_in_a_literal_is_refused_quickly() -> None:
 # --------------------------------------------------------------------------------------------
 # The hostile corpus, parsed under a canary
 # --------------------------------------------------------------------------------------------
-def _hostile_lines() -> list[tuple[str, str]]:
-    """(decoded text, expected exception class name) per corpus line; a section header
-    "# --- ... --- expect: LimitError" sets the class for the lines below it."""
-    expected, cases = None, []
-    for line in HOSTILE_FILE.read_text(encoding="ascii").split("\n"):
-        match = re.match(r"# --- .* --- expect: (\w+)$", line)
-        if match:
-            expected = match.group(1)
-        elif line and not line.startswith("#"):
-            assert expected is not None, f"corpus line before any section: {line!r}"
-            cases.append((codecs.decode(line, "unicode_escape"), expected))
-    return cases
-
-
-HOSTILE_CASES = _hostile_lines()
-HOSTILE = [text for text, _ in HOSTILE_CASES]
-
-
-def test_hostile_corpus_is_substantial() -> None:
-    assert len(HOSTILE) >= 200
+def test_hostile_corpus_is_substantial(hostile_corpus) -> None:
+    texts = [text for text, _ in hostile_corpus]
+    assert len(texts) >= 200
     for needle in ("__import__('os').system('touch CANARY')", "\u202e", "\x00", "\u200b",
                    "\U0001d465", "9**9**9**9", "(y := 3)", 'f"{x}"', "x; import os"):
-        assert any(needle in line for line in HOSTILE), needle
+        assert any(needle in line for line in texts), needle
 
 
 def _generated_hostile() -> list[str]:
@@ -458,9 +437,10 @@ def test_canary_notices_evaluation(monkeypatch, tmp_path) -> None:
     assert (tmp_path / "CANARY").exists()
 
 
-def test_hostile_inputs_raise_quickly_and_evaluate_nothing(monkeypatch, tmp_path) -> None:
+def test_hostile_inputs_raise_quickly_and_evaluate_nothing(hostile_corpus, monkeypatch,
+                                                          tmp_path) -> None:
     # built (and decoded) before the canary is set; generated ones: any DiffxError
-    inputs = HOSTILE_CASES + [(text, "DiffxError") for text in _generated_hostile()]
+    inputs = [*hostile_corpus, *[(text, DiffxError) for text in _generated_hostile()]]
     monkeypatch.chdir(tmp_path)
     calls = _install_canary(monkeypatch)
 
@@ -471,8 +451,9 @@ def test_hostile_inputs_raise_quickly_and_evaluate_nothing(monkeypatch, tmp_path
             parse(text)
             outcome = "accepted"
         except DiffxError as exc:
-            right = expected == "DiffxError" or type(exc).__name__ == expected
-            outcome = "refused" if right else f"{type(exc).__name__}, expected {expected}: {exc}"
+            right = expected is DiffxError or type(exc) is expected
+            outcome = "refused" if right else (f"{type(exc).__name__}, expected "
+                                               f"{expected.__name__}: {exc}")
         except BaseException as exc:  # any other exception is a failure
             outcome = f"{type(exc).__name__}: {exc}"
         outcomes.append((text[:60], outcome, time.perf_counter() - start))

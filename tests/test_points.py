@@ -139,3 +139,81 @@ def test_smooth_functions_are_not_recorded() -> None:
     check_point(fn, np.array([0.0]))
     assert fn.__dict__["_restricted"] is False
     assert parse("x**0.5").__dict__.get("_restricted") is None
+
+
+# --------------------------------------------------------------------------------------------
+# Callables that compute with TensorFlow: after their first check the tape engines' own run
+# decides the point (f's value comes with the derivative; f is not evaluated once more)
+# --------------------------------------------------------------------------------------------
+def _counted_tf(body):
+    """A tf.* callable that counts its calls."""
+    from diffx.engines.tape import tensorflow
+
+    tf = tensorflow()  # as diffx imports it (oneDNN's reordered sums off)
+    calls = []
+
+    def f(v):
+        calls.append(1)
+        return body(tf, v)
+
+    return f, calls
+
+
+@pytest.mark.parametrize("method", ["tape", "tape-forward"])
+def test_tensorflow_callable_is_evaluated_once_per_eager_call_after_its_first_check(
+        method: str) -> None:
+    from diffx.points import value_decides
+
+    f, calls = _counted_tf(lambda tf, v: tf.reduce_sum(tf.sin(v) * v))
+    x = np.array([0.3, -1.2])
+    first = diffx.gradient(f, x, method, mode="eager")
+    evaluations = 1 if method == "tape" else x.size  # tape-forward: one JVP per column
+    assert len(calls) == 2 + evaluations  # the check's evaluation and recording attempt
+    assert value_decides(diffx.functions.as_function(f), x)
+    calls.clear()
+    second = diffx.gradient(f, x, method, mode="eager")
+    assert len(calls) == evaluations
+    exact = np.sin(x) + x * np.cos(x)
+    for g in (first, second):
+        assert np.max(np.abs(g - exact) / np.abs(exact)) <= 1e-15
+
+
+@pytest.mark.parametrize("mode", ["eager", "graph"])
+@pytest.mark.parametrize("method", ["tape", "tape-forward"])
+def test_tensorflow_callable_outside_its_domain_gets_nan_from_the_value(
+        method: str, mode: str) -> None:
+    # log(x) at -1: the tape's derivative 1/x = -1 is finite, but f(-1) is NaN; the point is
+    # outside the domain, so derivative, gradient and Hessian are NaN with one DomainWarning
+    f, _ = _counted_tf(lambda tf, v: tf.math.log(v[0]) * v[1])
+    diffx.gradient(f, [2.0, 1.0], method, mode=mode)  # the first check learns f uses TF
+    g, categories = caught(lambda: diffx.gradient(f, [-1.0, 1.0], method, mode=mode))
+    assert np.isnan(g).all() and categories == [DomainWarning]
+    H, categories = caught(lambda: diffx.hessian(f, [-1.0, 1.0], method, mode=mode))
+    assert np.isnan(H).all() and categories == [DomainWarning]
+    g, categories = caught(lambda: diffx.gradient(f, [2.0, 3.0], method, mode=mode))
+    assert categories == [] and g[0] == 1.5  # (y/x, log x); y/x = 3/2 exactly
+    assert abs(g[1] - math.log(2.0)) <= 1e-15 * math.log(2.0)
+    d, _ = _counted_tf(lambda tf, v: tf.math.log(v))
+    diffx.derivative(d, 2.0, method, order=2, mode=mode)
+    value, categories = caught(lambda: diffx.derivative(d, -1.0, method, order=2, mode=mode))
+    assert math.isnan(value) and categories == [DomainWarning]
+    assert diffx.derivative(d, 2.0, method, order=2, mode=mode) == -0.25  # -1/x²
+
+
+def test_tensorflow_vector_function_keeps_the_rows_that_are_defined() -> None:
+    F, _ = _counted_tf(lambda tf, v: [tf.math.log(v[0]), v[0] * v[1]])
+    diffx.jacobian(F, [1.0, 2.0], "tape")
+    J, categories = caught(lambda: diffx.jacobian(F, [-1.0, 2.0], "tape"))
+    assert np.isnan(J[0]).all() and J[1].tolist() == [2.0, -1.0]
+    assert categories == [DomainWarning]
+
+
+def test_vectorised_tensorflow_callable_is_judged_by_its_value() -> None:
+    # more than MAX_RECORDED_INPUTS inputs: never checked beforehand; the tape's value decides
+    f, calls = _counted_tf(lambda tf, v: tf.reduce_sum(tf.math.log(v)))
+    x = np.linspace(1.0, 2.0, 100)
+    g = diffx.gradient(f, x, "tape")
+    assert len(calls) == 1 and np.max(np.abs(g * x - 1.0)) <= 1e-15  # ∂/∂xᵢ = 1/xᵢ
+    x[7] = -1.0
+    g, categories = caught(lambda: diffx.gradient(f, x, "tape"))
+    assert np.isnan(g).all() and categories == [DomainWarning]

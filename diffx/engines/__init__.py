@@ -43,8 +43,8 @@ from diffx.errors import (
     NonDifferentiableWarning,
     UnsupportedError,
 )
-from diffx.functions import Function, as_function
-from diffx.points import check_point
+from diffx.functions import Function, as_function, unsupported_on_failure
+from diffx.points import check_from_value, check_point, value_decides
 
 __all__ = [
     "DESCRIPTIONS",
@@ -111,6 +111,13 @@ def _check_options(method: str, step: float | str | None, dtype: str | None,
     return dtype
 
 
+def all_finite(a: Any) -> bool:
+    """No NaN or inf in ``a``: one summing pass (a NaN or inf makes the sum NaN or inf), and
+    the elementwise test only when the sum is not finite (it can also overflow)."""
+    a = np.asarray(a, dtype=float)
+    return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
+
+
 def _point(x: Any) -> np.ndarray:
     try:
         point = np.atleast_1d(np.asarray(x, dtype=float))
@@ -119,7 +126,7 @@ def _point(x: Any) -> np.ndarray:
             from None
     if point.ndim != 1 or point.size == 0:
         raise DiffxError(f"the point must be a number or a 1-D vector, got shape {point.shape}")
-    if not np.all(np.isfinite(point)):
+    if not all_finite(point):
         raise DomainError(f"the point {tuple(point)} contains NaN or infinity")
     return point
 
@@ -128,7 +135,7 @@ def _finish(value: Any, method: str, fn: Function, point: np.ndarray,
             reason: str | None = None) -> None:
     """One DomainWarning for a derivative that is not finite, saying why when the point check
     knows (outside the domain, on its edge)."""
-    if not np.all(np.isfinite(value)):
+    if not all_finite(value):
         reason = reason or ("the point may be outside the domain or where the function is "
                             "not differentiable")
         warnings.warn(DomainWarning(
@@ -150,7 +157,15 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
     the bad-point policy of :mod:`diffx.points` (returns the estimate and, for a NaN result,
     the reason to give in the warning).
     """
-    check = check_point(fn, point)
+    early = None  # a tape run that returned f's value, which then decides the point
+    if method in ("tape", "tape-forward") and value_decides(fn, point):
+        with np.errstate(all="ignore"), _running(fn, method):
+            f_value, derivative = tape.value_and_derivative(kind, fn, point, method, order,
+                                                            dtype, mode)
+        early = Estimate(derivative, None, None, None, method)
+        check = check_from_value(f_value)
+    else:
+        check = check_point(fn, point)
     undefined = check.undefined
     # where some outputs of a vector F are undefined, the restrictions found are taken to be
     # theirs (the recording does not say which output an operation feeds): those rows are NaN
@@ -166,24 +181,23 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
         warnings.warn(NonDifferentiableWarning(
             f"{fn.name} may not be differentiable at {_where(point)}: "
             f"{'; '.join(check.kinks)}. {_KINK_VALUES[FAMILIES[method]]}"), stacklevel=3)
-    try:
-        with np.errstate(all="ignore"):  # NaN and inf are reported once, as a DomainWarning
+    result = early
+    if result is None:
+        # NaN and inf are reported once, as a DomainWarning
+        with np.errstate(all="ignore"), _running(fn, method):
             result = _run_engine(kind, fn, point, method, order, step, dtype, accuracy, mode)
-    except DiffxError:
-        raise
-    except Exception as exc:
-        if fn.tree is not None:  # a parsed function: a failure here is a bug in diffx
-            raise
-        reason = (str(exc).strip().splitlines() or [""])[0]
-        raise UnsupportedError(
-            f"method {method!r} could not run the callable {fn.name}: {type(exc).__name__}: "
-            f"{reason}") from exc
     if undefined.any():  # a vector function with some outputs undefined: those rows are NaN
         value = np.array(result.value, dtype=float).reshape(undefined.size, point.size)
         value[undefined] = math.nan
         result = Estimate(value, result.error, result.evaluations, result.step, method)
         return result, "some outputs are not finite there (outside their domain)"
     return result, None
+
+
+def _running(fn: Function, method: str) -> Any:
+    """Errors from a user's callable under an engine become one UnsupportedError."""
+    return unsupported_on_failure(fn, f"run by method {method!r}",
+                                  "or use a method that can run it (see diffx.METHODS)")
 
 
 _KINK_VALUES = {

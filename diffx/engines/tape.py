@@ -61,6 +61,7 @@ __all__ = [
     "jvp",
     "keras_gradients",
     "tensorflow",
+    "value_and_derivative",
     "vjp",
 ]
 
@@ -73,20 +74,24 @@ CACHE_SIZE = 256  # compiled tf.functions kept (least recently used dropped firs
 
 def tensorflow():
     """Import TensorFlow (quietly) and return the module."""
+    global _conversion_registered, _tf_module
+    if _tf_module is not None:  # the common case: a dict lookup, nothing more, per call
+        return _tf_module
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     # oneDNN's reordered float sums make results vary run to run (TF says so on stderr at
     # import, the only way to silence that line); diffx compares rounding errors: keep it off
     os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
     import tensorflow as tf
 
-    global _conversion_registered
     if not _conversion_registered:  # tf.* functions accept Boxed values (see Function)
         tf.register_tensor_conversion_function(E.Boxed, _boxed_to_tensor)
         _conversion_registered = True
+    _tf_module = tf
     return tf
 
 
 _conversion_registered = False
+_tf_module = None
 
 
 def _boxed_to_tensor(value: E.Boxed, dtype: Any = None, name: str | None = None,
@@ -111,8 +116,11 @@ def _check_mode(mode: str | None) -> str:
     return mode
 
 
-def _outputs(tf, fn: Function, x, n: int):
-    """Evaluate fn on a tensor and return its outputs as a rank-1 tensor of shape (m,)."""
+def _outputs(tf, fn: Function, x, n: int, rank1: bool = False):
+    """Evaluate fn on a tensor and return its outputs as a rank-1 tensor of shape (m,), or a
+    single scalar output of x's dtype as it is (shape ()) unless ``rank1``: eager mode then
+    runs no reshape, cast or concat (nor their gradients), which for a small function are a
+    third of the work. Callers reshape results in numpy (see _run)."""
     out = fn.on_vector(x, n)
     parts = out if isinstance(out, (list, tuple)) else [out]
     tensors = []
@@ -122,8 +130,13 @@ def _outputs(tf, fn: Function, x, n: int):
                 f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
                 f"track of it; use diffx.sin, diffx.exp, ... (or tf.math) instead of numpy "
                 f"functions")
-        tensors.append(tf.reshape(tf.cast(tf.convert_to_tensor(part), x.dtype), [-1]))
-    return tf.concat(tensors, axis=0)
+        tensor = tf.convert_to_tensor(part)
+        if tensor.dtype != x.dtype:
+            tensor = tf.cast(tensor, x.dtype)
+        if len(parts) == 1 and tensor.shape.rank == 0 and not rank1:
+            return tensor
+        tensors.append(tf.reshape(tensor, [-1]))
+    return tensors[0] if len(tensors) == 1 else tf.concat(tensors, axis=0)
 
 
 def _zero(tf):
@@ -137,55 +150,64 @@ def _unit(tf, n: int, j: int, dtype) -> Any:
 # --------------------------------------------------------------------------------------------
 # The cores: tensor in, tensor out; run eagerly or traced inside tf.function
 # --------------------------------------------------------------------------------------------
+# The three cores behind diffx.derivative / gradient / jacobian / hessian return f's value with
+# the derivative: the evaluation is part of every sweep anyway, and the bad-point policy of
+# diffx.points reads it instead of evaluating f once more (see value_and_derivative).
 def _jacobian_core(tf, fn: Function, xt, n: int, method: str):
-    """Jacobian (m, n): one reverse sweep for m = 1, else ``tape.jacobian``; or n JVPs."""
+    """(f(x) of shape (m,), Jacobian (m, n)): one reverse sweep for m = 1, else
+    ``tape.jacobian``; or n JVPs."""
     if method == "tape":
         with tf.GradientTape() as tape:
             tape.watch(xt)
             y = _outputs(tf, fn, xt, n)
-        if y.shape[0] == 1:
-            return tape.gradient(y, xt, unconnected_gradients=_zero(tf))[None]
-        return tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
+        if y.shape.rank == 0 or y.shape[0] == 1:  # a gradient: one reverse sweep
+            return y, tape.gradient(y, xt, unconnected_gradients=_zero(tf))
+        return y, tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
         with tf.autodiff.ForwardAccumulator(xt, _unit(tf, n, j, xt.dtype)) as accumulator:
             y = _outputs(tf, fn, xt, n)
         columns.append(accumulator.jvp(y, unconnected_gradients=_zero(tf)))
-    return tf.stack(columns, axis=1)
+    return y, tf.stack(columns, axis=-1)  # (m, n), or (n,) for a scalar y
 
 
 def _gradient_tensor(tf, fn: Function, xt, n: int):
+    """(f(x), its gradient (n,)) from one tape."""
     with tf.GradientTape() as inner:
         inner.watch(xt)
         y = _outputs(tf, fn, xt, n)
-    return inner.gradient(y, xt, unconnected_gradients=_zero(tf))
+    return y, inner.gradient(y, xt, unconnected_gradients=_zero(tf))
 
 
 def _hessian_core(tf, fn: Function, xt, n: int, method: str):
-    """Hessian (n, n): reverse-over-reverse, or forward-over-reverse column by column."""
+    """(f(x), Hessian (n, n)): reverse-over-reverse, or forward-over-reverse column by
+    column."""
     if method == "tape":
         with tf.GradientTape() as outer:
             outer.watch(xt)
-            g = _gradient_tensor(tf, fn, xt, n)
-        return outer.jacobian(g, xt, unconnected_gradients=_zero(tf))
+            y, g = _gradient_tensor(tf, fn, xt, n)
+        return y, outer.jacobian(g, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
         with tf.autodiff.ForwardAccumulator(xt, _unit(tf, n, j, xt.dtype)) as accumulator:
-            g = _gradient_tensor(tf, fn, xt, n)
+            y, g = _gradient_tensor(tf, fn, xt, n)
         columns.append(accumulator.jvp(g, unconnected_gradients=_zero(tf)))
-    return tf.stack(columns, axis=1)
+    return y, tf.stack(columns, axis=1)
 
 
 def _derivative_core(tf, fn: Function, xt, order: int, method: str):
-    """The order-th derivative of a scalar function of one variable, shape (1,)."""
+    """(f(x), the order-th derivative of a scalar function of one variable), shapes (1,)."""
     # TensorFlow (2.21) fails inside nested ForwardAccumulators beyond three levels
     # (IndexError, or InternalError when mixed with tapes), so from order 4 on tape-forward
     # keeps one accumulator, innermost, under k - 1 tapes (reverse-over-forward).
     forward_levels = order if order <= MAX_NESTED_ACCUMULATORS else 1
 
+    values = []
+
     def nth(k: int) -> Any:
         if k == 0:
-            return _outputs(tf, fn, xt, 1)
+            values.append(_outputs(tf, fn, xt, 1))
+            return values[-1]
         if method == "tape" or k > forward_levels:
             with tf.GradientTape() as tape:
                 tape.watch(xt)
@@ -195,7 +217,8 @@ def _derivative_core(tf, fn: Function, xt, order: int, method: str):
             inner = nth(k - 1)
         return accumulator.jvp(inner, unconnected_gradients=_zero(tf))
 
-    return nth(order)
+    derivative = nth(order)
+    return values[0], derivative
 
 
 def _jvp_core(tf, fn: Function, xt, vt, n: int):
@@ -207,18 +230,18 @@ def _jvp_core(tf, fn: Function, xt, vt, n: int):
 def _vjp_core(tf, fn: Function, xt, vt, n: int):
     with tf.GradientTape() as tape:
         tape.watch(xt)
-        y = _outputs(tf, fn, xt, n)
+        y = _outputs(tf, fn, xt, n, rank1=True)  # shaped like the output gradients vt
     return tape.gradient(y, xt, output_gradients=vt, unconnected_gradients=_zero(tf))
 
 
 def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
     if how == "forward-over-reverse":
         with tf.autodiff.ForwardAccumulator(xt, vt) as accumulator:
-            g = _gradient_tensor(tf, fn, xt, n)
+            _, g = _gradient_tensor(tf, fn, xt, n)
         return accumulator.jvp(g, unconnected_gradients=_zero(tf))
     with tf.GradientTape() as outer:  # reverse-over-reverse: ∇(∇f · v)
         outer.watch(xt)
-        g = _gradient_tensor(tf, fn, xt, n)
+        _, g = _gradient_tensor(tf, fn, xt, n)
         gv = tf.reduce_sum(g * vt)
     return outer.gradient(gv, xt, unconnected_gradients=_zero(tf))
 
@@ -226,7 +249,8 @@ def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
 # --------------------------------------------------------------------------------------------
 # Graph mode: each core traced once per signature and cached
 # --------------------------------------------------------------------------------------------
-_COMPILED: OrderedDict[tuple, Any] = OrderedDict()
+_COMPILED: OrderedDict[tuple, Any] = OrderedDict()  # key -> (tf.function, its concrete graph)
+_WITH_VALUE = ("jacobian", "hessian", "derivative")  # kinds whose cores also return f(x)
 
 
 def _function_key(fn: Function) -> tuple:
@@ -240,16 +264,25 @@ def _function_key(fn: Function) -> tuple:
 def compiled(f: Any, kind: str = "jacobian", method: str = "tape", dtype: str = "float64",
              n: int = 1, order: int = 1, how: str = "forward-over-reverse") -> Any:
     """The cached ``tf.function`` that graph mode uses for ``kind`` in {"jacobian", "hessian",
-    "derivative", "jvp", "vjp", "hvp"} of ``f`` with ``n`` variables (built on first use).
+    "derivative", "jvp", "vjp", "hvp"} of ``f`` with ``n`` variables (built and traced on
+    first use). For "jacobian", "hessian" and "derivative" it returns ``(f(x), derivative)``.
 
     Its ``experimental_get_tracing_count()`` shows that a second call does not retrace.
     """
-    tf = tensorflow()
-    fn = as_function(f)
+    return _compiled(as_function(f), kind, method, dtype, n, order, how)[0]
+
+
+def _compiled(fn: Function, kind: str, method: str, dtype: str, n: int, order: int,
+              how: str) -> tuple[Any, Any]:
+    """The cache entry: the tf.function and its one concrete graph. diffx calls the concrete
+    graph directly: the input signature is fixed, so tf.function's per-call work of matching
+    arguments to signatures is not needed (it is about a third of a small call)."""
     key = (_function_key(fn), kind, method, _check_dtype(dtype), int(n), int(order), how)
-    if key in _COMPILED:
+    entry = _COMPILED.get(key)
+    if entry is not None:
         _COMPILED.move_to_end(key)
-        return _COMPILED[key]
+        return entry
+    tf = tensorflow()
     x_spec = tf.TensorSpec([1 if kind == "derivative" else n], dtype)
     cores: dict[str, tuple[Callable, list]] = {
         "jacobian": (lambda x: _jacobian_core(tf, fn, x, n, method), [x_spec]),
@@ -263,10 +296,10 @@ def compiled(f: Any, kind: str = "jacobian", method: str = "tape", dtype: str = 
         raise DiffxError(f"unknown kind {kind!r}; one of {', '.join(cores)}")
     core, signature = cores[kind]
     function = tf.function(core, input_signature=signature, autograph=False)
-    _COMPILED[key] = function
+    entry = _COMPILED[key] = (function, function.get_concrete_function())
     while len(_COMPILED) > CACHE_SIZE:
         _COMPILED.popitem(last=False)
-    return function
+    return entry
 
 
 def clear_cache() -> None:
@@ -277,13 +310,14 @@ def clear_cache() -> None:
 
 def _run(kind: str, fn: Function, tensors: Sequence[np.ndarray], method: str, dtype: str,
          mode: str | None, n: int, order: int = 1, how: str = "forward-over-reverse"
-         ) -> np.ndarray:
-    """Run a core eagerly or through its compiled graph; return float64 numpy."""
+         ) -> Any:
+    """Run a core eagerly or through its compiled graph; return float64 numpy (for the kinds
+    in _WITH_VALUE, the pair (f(x), derivative))."""
     tf = tensorflow()
     _check_dtype(dtype)
     args = [tf.constant(t, dtype=dtype) for t in tensors]
     if _check_mode(mode) == "graph":
-        result = compiled(fn, kind, method, dtype, n, order, how)(*args)
+        result = _compiled(fn, kind, method, dtype, n, order, how)[1](*args)
     elif kind == "jacobian":
         result = _jacobian_core(tf, fn, args[0], n, method)
     elif kind == "hessian":
@@ -296,28 +330,52 @@ def _run(kind: str, fn: Function, tensors: Sequence[np.ndarray], method: str, dt
         result = _vjp_core(tf, fn, *args, n)
     else:
         result = _hvp_core(tf, fn, *args, n, how)
-    return result.numpy().astype(float)
+    # .numpy() is a fresh array: no second copy for float64. Cores may leave a scalar output
+    # unshaped (see _outputs): shapes are set here, free in numpy
+    if kind not in _WITH_VALUE:
+        return np.asarray(result.numpy(), dtype=float).reshape(-1)
+    value = np.asarray(result[0].numpy(), dtype=float).reshape(-1)
+    derivative = np.asarray(result[1].numpy(), dtype=float)
+    if kind == "jacobian":
+        derivative = derivative.reshape(value.size, n)
+    return value, derivative
 
 
 # --------------------------------------------------------------------------------------------
 # The three cores diffx.derivative / gradient / jacobian / hessian are written over
 # --------------------------------------------------------------------------------------------
+def value_and_derivative(kind: str, fn: Function, x: np.ndarray, method: str = "tape",
+                         order: int = 1, dtype: str = "float64", mode: str | None = None
+                         ) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) (shape (m,)) and, from the same run, its ``kind`` of derivative: "jacobian"
+    (m, n), "hessian" (n, n) or "derivative" (the ``order``-th, of a function of x[0]).
+
+    The value comes free with every sweep; diffx's bad-point check reads it for callables that
+    compute with TensorFlow instead of evaluating them once more (see :mod:`diffx.points`).
+    """
+    if kind == "derivative":
+        value, result = _run(kind, fn, [[float(x[0])]], method, dtype, mode, 1, order)
+        return value, result.reshape(())
+    return _run(kind, fn, [x], method, dtype, mode, x.size)
+
+
 def jacobian(fn: Function, x: np.ndarray, method: str = "tape", dtype: str = "float64",
              mode: str | None = None) -> np.ndarray:
     """Jacobian (m, n); for m = 1 this is the gradient, from a single reverse sweep."""
-    return _run("jacobian", fn, [x], method, dtype, mode, x.size)
+    return value_and_derivative("jacobian", fn, x, method, 1, dtype, mode)[1]
 
 
 def hessian(fn: Function, x: np.ndarray, method: str = "tape", dtype: str = "float64",
             mode: str | None = None) -> np.ndarray:
     """Hessian (n, n) of a scalar function: nested tapes, or forward-over-reverse."""
-    return _run("hessian", fn, [x], method, dtype, mode, x.size)
+    return value_and_derivative("hessian", fn, x, method, 1, dtype, mode)[1]
 
 
 def derivative(fn: Function, x: float, order: int = 1, method: str = "tape",
                dtype: str = "float64", mode: str | None = None) -> float:
     """The ``order``-th derivative of a scalar function of one variable, by nesting."""
-    return float(_run("derivative", fn, [[float(x)]], method, dtype, mode, 1, order)[0])
+    return float(value_and_derivative("derivative", fn, np.array([float(x)]), method, order,
+                                      dtype, mode)[1])
 
 
 # --------------------------------------------------------------------------------------------
