@@ -1,22 +1,35 @@
 """The dual engine against JAX, HIPS autograd and plain numpy: ratios measured in one run.
 
 Run: python benchmarks/dual_ratios.py        (jax and autograd: pip install "diffx[bench]")
+     python benchmarks/dual_ratios.py jvp    (sections 2 and 4 only)
 
 1. Scalar derivative of sin(x)·exp(x) at 1.3 through diffx's public API (parsed once) vs
    ``jax.jit(jax.grad(f))`` (compiled once, float64) and ``autograd.grad(f)``, interleaved.
-2. JVP of vectorised numpy functions on n = 10⁶ points vs one plain numpy evaluation.
+2. JVP of vectorised numpy functions on n = 10⁶ points vs one plain numpy evaluation: jvp as
+   it runs (block by block for these elementwise functions) and on the whole array at once
+   (blocks switched off), and a function that is not elementwise (it always takes the whole
+   array; its first call also runs the probe). Then the same in a child process whose glibc
+   keeps freed memory (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_): there no temporary
+   page-faults, so the ratios show compute alone. Peak memory of one call (tracemalloc).
 3. Gradient of the n-dimensional Rosenbrock function (a numpy callable), n = 2…1024, with a
    fixed chunk k: passes = ⌈n/k⌉, and the fitted slope of log(time / plain evaluation)
    against log(n) (1 = cost linear in n evaluations, as ⌈n/k⌉ passes predict).
+4. The block sizes: jvp / plain for dual.BLOCK_ELEMENTS (elementwise outputs) and
+   dual.REDUCTION_BLOCK_ELEMENTS (np.sum / np.mean outputs) from 2**12 to 2**18.
 Ratios, not absolute times, are meaningful on a shared machine; each is min-of-repeats, with
-the two sides measured alternately so load changes hit both.
+the sides measured alternately so load changes hit them all.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 import statistics
+import subprocess
+import sys
 import time
+import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
@@ -72,15 +85,88 @@ JVP_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
 }
 
 
-def jvp_million() -> None:
+NOT_ELEMENTWISE = ("cumsum(sin(x)) (not elementwise)", lambda x: np.cumsum(np.sin(x)))
+
+
+def whole_array(f: Callable, x: np.ndarray, v: np.ndarray) -> object:
+    """dual.jvp with blocks switched off: the whole array at once."""
+    size = dual.BLOCK_ELEMENTS
+    dual.BLOCK_ELEMENTS = x.size
+    try:
+        return dual.jvp(f, x, v)
+    finally:
+        dual.BLOCK_ELEMENTS = size
+
+
+def peak_megabytes(call: Callable[[], object]) -> float:
+    """Peak of numpy's (and Python's) allocations during one call, above what was there."""
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        call()
+        return (tracemalloc.get_traced_memory()[1] - before) / 1e6
+    finally:
+        tracemalloc.stop()
+
+
+def jvp_million(repeats: int = 15, title: str = "2. JVP on n = 10^6 points") -> None:
     x = np.linspace(-3.0, 3.0, 10**6)
     v = np.ones_like(x)
-    print("\n2. JVP on n = 10^6 points: time / plain numpy evaluation")
+    print(f"\n{title}: time / one plain numpy evaluation (min of {repeats})")
+    print(f"   {'':<40} {'jvp':>6} {'whole':>7}   peak MB: plain   jvp  whole")
+    for name, f in [*JVP_FUNCTIONS.items(), NOT_ELEMENTWISE]:
+        calls = {"plain": lambda f=f: f(x), "jvp": lambda f=f: dual.jvp(f, x, v),
+                 "whole": lambda f=f: whole_array(f, x, v)}
+        if f is NOT_ELEMENTWISE[1]:  # a new callable each time: probed, then the whole array
+            calls["first call"] = lambda f=f: dual.jvp(functools.partial(f), x, v)
+        ratio = {}  # each against plain, in pairs: one side's memory churn changes how often
+        for side in list(calls)[1:]:  # the allocator hands the other fresh pages to fault in
+            times = side_by_side({"plain": calls["plain"], side: calls[side]}, repeats=repeats)
+            ratio[side] = times[side] / times["plain"]
+        memory = [peak_megabytes(calls[k]) for k in ("plain", "jvp", "whole")]
+        print(f"   {name:<40} {ratio['jvp']:5.2f}x {ratio['whole']:6.2f}x   {memory[0]:12.0f} "
+              f"{memory[1]:5.0f} {memory[2]:6.0f}   (plain {times['plain'] * 1e3:5.2f} ms)")
+        if "first call" in times:
+            print(f"   {'  its first call (probe + whole array)':<40} {ratio['first call']:5.2f}x")
+
+
+def jvp_million_keeping_freed_memory() -> None:
+    """Section 2 in a child process whose allocator keeps freed memory (no page faults)."""
+    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "1000000000",
+           "MALLOC_MMAP_THRESHOLD_": "1000000000"}
+    sys.stdout.flush()
+    subprocess.run([sys.executable, __file__, "jvp-section"], env=env, check=True)
+
+
+def power_label(size: int) -> str:
+    """2**15, 3*2**13: a block size as written in dual.py."""
+    k = (size & -size).bit_length() - 1
+    return f"2**{k}" if size == 2**k else f"{size >> k}*2**{k}"
+
+
+def block_sizes(repeats: int = 10) -> None:
+    x = np.linspace(-3.0, 3.0, 10**6)
+    v = np.ones_like(x)
+    sizes = [2**12, 2**13, 2**14, 3 * 2**13, 2**15, 2**16, 2**17, 2**18]
+    chosen = dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS
+    print(f"\n4. Block sizes: jvp / plain evaluation (min of {repeats}); chosen BLOCK_ELEMENTS = "
+          f"{power_label(chosen[0])}, REDUCTION_BLOCK_ELEMENTS = {power_label(chosen[1])}")
+    print(f"   {'':<40}" + "".join(f"{power_label(b):>8}" for b in sizes))
     for name, f in JVP_FUNCTIONS.items():
-        times = side_by_side({"plain": lambda f=f: f(x), "jvp": lambda f=f: dual.jvp(f, x, v)},
-                             repeats=15)
-        print(f"   {name:<40} {times['jvp'] / times['plain']:5.2f}x"
-              f"   (plain {times['plain'] * 1e3:6.2f} ms)")
+        setting = "REDUCTION_BLOCK_ELEMENTS" if "reduction" in name else "BLOCK_ELEMENTS"
+
+        def run(f=f, size=0, setting=setting):
+            setattr(dual, setting, size)
+            return dual.jvp(f, x, v)
+
+        calls = {"plain": lambda f=f: f(x)}
+        calls.update({size: functools.partial(run, size=size) for size in sizes})
+        try:
+            times = side_by_side(calls, repeats=repeats)
+        finally:
+            dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS = chosen
+        print(f"   {name:<40}" + "".join(f"{times[b] / times['plain']:8.2f}" for b in sizes)
+              + f"   ({setting})")
 
 
 def rosenbrock(x: np.ndarray) -> object:
@@ -115,9 +201,17 @@ def gradient_scaling(chunk: int = 8) -> None:
 
 
 def main() -> None:
-    scalar_derivative()
+    if sys.argv[1:] == ["jvp-section"]:  # the child process of section 2b
+        jvp_million(title="2b. The same, glibc keeping freed memory (no page faults; "
+                          "MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ = 1e9)")
+        return
+    if sys.argv[1:] != ["jvp"]:
+        scalar_derivative()
     jvp_million()
-    gradient_scaling()
+    jvp_million_keeping_freed_memory()
+    if sys.argv[1:] != ["jvp"]:
+        gradient_scaling()
+    block_sizes()
 
 
 if __name__ == "__main__":

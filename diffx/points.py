@@ -49,7 +49,8 @@ import numpy as np
 from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
-__all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "check_from_value", "check_point", "value_decides"]
+__all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
+           "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -159,6 +160,15 @@ def value_decides(fn: Function, point: np.ndarray) -> bool:
         return fn.func in _TENSORFLOW_CALLABLES
     except TypeError:
         return False
+
+
+def all_finite(a: Any) -> bool:
+    """No NaN or inf in ``a``: one summing pass without a temporary (a NaN or inf makes the sum
+    NaN or inf), and the elementwise test only when the sum is not finite (it can overflow)."""
+    a = np.asarray(a, dtype=float)
+    with np.errstate(over="ignore", invalid="ignore"):  # inf - inf, or an overflowing sum
+        total = np.add.reduce(a, axis=None)
+    return math.isfinite(total) or bool(np.isfinite(a).all())
 
 
 def check_from_value(value: Any) -> PointCheck:

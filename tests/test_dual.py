@@ -521,6 +521,32 @@ def test_composed_ufuncs_keep_numpys_accurate_value() -> None:
     assert np.log1p(d).tangent == 1.0
 
 
+def test_a_square_is_one_product_doubled_and_the_tables_rule_exactly() -> None:
+    """x·x, x**2 and np.square(x) compute u·t once and double it; the table's rule for two
+    different duals with the same parts, t·u + u·t, gives the same bits (doubling is exact)."""
+    u = np.linspace(-2.0, 2.0, 9)
+    for t in (np.cos(u), np.stack([np.cos(u), -u, np.full_like(u, 1e-300)])):
+        x = Dual(u, t, tag=5)
+        general = x * Dual(u, t, tag=5)  # another object: both partials applied
+        for square in (x * x, x**2, np.square(x)):
+            assert np.array_equal(square.value, general.value)
+            assert np.array_equal(square.tangent, general.tangent)
+            assert np.array_equal(general.tangent, 2 * u * t)  # and the closed form
+
+
+def test_composed_ufuncs_take_the_last_rows_partials_at_numpys_value() -> None:
+    """log1p = log(1 + x): log's partial 1/(1 + x) does not read its value, so the tangent is
+    the table's rule bit for bit; likewise expm1 = exp(x) - 1 (subtract's partials are 1)."""
+    d = Dual(np.linspace(-0.5, 2.0, 11), np.cos(np.linspace(0.0, 3.0, 11)), tag=5)
+    assert np.array_equal(np.log1p(d).tangent, diffx.log(1.0 + d).tangent)
+    assert np.array_equal(np.log1p(d).value, np.log1p(d.value))
+    assert np.array_equal(np.expm1(d).tangent, (diffx.exp(d) - 1.0).tangent)
+    assert np.array_equal(np.expm1(d).value, np.expm1(d.value))
+    # hypot's sqrt reads its value: the tangent is (a·ta + b·tb)/hypot(a, b), at numpy's hypot
+    h = np.hypot(d, 2.0)
+    assert close(h.tangent, d.value * d.tangent / np.hypot(d.value, 2.0))
+
+
 def test_jvp_on_a_million_points_returns_arrays() -> None:
     x = np.linspace(-3.0, 3.0, 1_000_001)
     value, tangent = diffx.jvp(lambda v: np.sin(v) * v, x, np.ones_like(x))

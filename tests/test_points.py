@@ -217,3 +217,15 @@ def test_vectorised_tensorflow_callable_is_judged_by_its_value() -> None:
     x[7] = -1.0
     g, categories = caught(lambda: diffx.gradient(f, x, "tape"))
     assert np.isnan(g).all() and categories == [DomainWarning]
+
+
+def test_all_finite_reads_every_element_even_when_the_sum_overflows() -> None:
+    from diffx.points import all_finite
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no overflow or invalid-value warning escapes
+        assert all_finite(np.array([1e308, 1e308]))  # the sum overflows; the elements do not
+        assert not all_finite(np.array([np.inf, -np.inf]))  # the sum is NaN
+        assert not all_finite(np.array([1.0, np.nan, 2.0]))
+        assert all_finite(2.0) and all_finite(np.zeros((2, 3)))
+        assert not all_finite(np.full((2, 3), -np.inf))

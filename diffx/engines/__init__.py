@@ -44,7 +44,7 @@ from diffx.errors import (
     UnsupportedError,
 )
 from diffx.functions import Function, as_function, unsupported_on_failure
-from diffx.points import check_from_value, check_point, value_decides
+from diffx.points import all_finite, check_from_value, check_point, value_decides
 
 __all__ = [
     "DESCRIPTIONS",
@@ -109,13 +109,6 @@ def _check_options(method: str, step: float | str | None, dtype: str | None,
         raise UnsupportedError(f"method {method!r} computes in float64 only; dtype={dtype!r} "
                                f"is available for 'tape' and 'tape-forward'")
     return dtype
-
-
-def all_finite(a: Any) -> bool:
-    """No NaN or inf in ``a``: one summing pass (a NaN or inf makes the sum NaN or inf), and
-    the elementwise test only when the sum is not finite (it can also overflow)."""
-    a = np.asarray(a, dtype=float)
-    return math.isfinite(float(np.sum(a))) or bool(np.isfinite(a).all())
 
 
 def _point(x: Any) -> np.ndarray:

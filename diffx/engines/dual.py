@@ -8,7 +8,7 @@ derivatives written once, in the elementary table:
     out.value   = op(args.value)
     out.tangent = Σᵢ ∂op/∂argᵢ · argsᵢ.tangent        (partials read from diffx.elementary)
 
-Four ideas on top of that rule make the engine:
+Five ideas on top of that rule make the engine:
 
 1. **numpy-native.** Values and tangents may be numpy arrays. ``np.sin(d)`` goes through
    ``__array_ufunc__`` to the table's row; ``np.sum``, ``np.dot``, ``np.where``, ``np.maximum``,
@@ -28,6 +28,21 @@ Four ideas on top of that rule make the engine:
        k·y[k] = Σᵢ Σⱼ j·uᵢ[j]·pᵢ[k-j]       with pᵢ = ∂op/∂uᵢ evaluated on jets,
 
    which needs pᵢ only to order k-1 — so coefficients are computed on demand, one at a time.
+5. **Blocks for long vectors.** ``jvp`` of a callable at a vector of BLOCKED_FROM_ELEMENTS
+   points or more runs f once, on the first block only, as a *probe*: every operation f applies to
+   the block or to a result made from it is recorded. If each was elementwise (a row of the
+   table, a composed ufunc, np.maximum / np.minimum; other arguments only real numbers) and
+   f's result is one of those results, or np.sum / np.mean of one, the recorded operations
+   are replayed on the other blocks, whose intermediates stay in cache (on 10⁶ points: up to
+   2x faster, a third of the peak memory). An elementwise result is bitwise the whole-array
+   one (and warns alike); a sum or mean adds the blocks' numpy sums exactly (math.fsum), so it
+   differs from numpy's whole-array sum by rounding only. Anything else — indexing, shape,
+   len, comparisons, truth values, ``.value``, other numpy functions, array constants,
+   another derivative's duals, np.errstate or warning filters changed inside f — stops the
+   probe, and f runs on the whole array as before; the callable is remembered and not probed
+   again. So f is called once per jvp (twice on the first call of a callable the probe
+   refuses), and during the probe its argument is a Dual subclass (``isinstance`` holds,
+   ``type(x) is Dual`` does not).
 
 Kinks follow one convention: at a point where the one-sided derivatives differ, the derivative
 is the value *between them closest to zero* (the minimum-norm subgradient). That is the
@@ -44,9 +59,13 @@ table's abs'(0) = relu'(0) = 0 (as in TensorFlow, PyTorch and JAX), and it makes
 
 from __future__ import annotations
 
+import contextvars
+import functools
 import itertools
 import math
+import operator
 import warnings
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -55,9 +74,10 @@ import numpy as np
 from diffx import elementary as E
 from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, UnsupportedError
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable
+from diffx.points import all_finite
 
-__all__ = ["CHUNK_ELEMENTS", "Dual", "Jet", "derivative", "gradient", "hessian", "jacobian",
-           "jvp"]
+__all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "CHUNK_ELEMENTS", "REDUCTION_BLOCK_ELEMENTS",
+           "Dual", "Jet", "derivative", "gradient", "hessian", "jacobian", "jvp"]
 
 _tags = itertools.count(1)
 
@@ -180,42 +200,87 @@ class Dual(E.TableArithmetic):
 # ============================================================================================
 def _apply(row: E.Elementary, args: tuple) -> Any:
     """The table calls this for an operation on duals or jets: the newest tag owns the result."""
-    tag = max(a.tag for a in args if isinstance(a, (Dual, Jet)))
-    owner = next(a for a in args if isinstance(a, (Dual, Jet)) and a.tag == tag)
-    return _dual_rule(row, args, tag) if isinstance(owner, Dual) else _jet_rule(row, args, tag)
+    if type(args[0]) is _Probe or type(args[-1]) is _Probe:  # f is being probed (see jvp)
+        return _record(args, functools.partial(_apply_rule, row))
+    return _apply_rule(row, args)
 
 
-def _dual_rule(row: E.Elementary, args: tuple, tag: int) -> Dual:
-    """Push duals through one table row: value by the row, tangent by its partials."""
+def _apply_rule(row: E.Elementary, args: tuple) -> Any:
+    owner = _owner(args)
+    if isinstance(owner, Dual):
+        return _dual_rule(row, args, owner.tag)
+    return _jet_rule(row, args, owner.tag)
+
+
+def _is_float(v: Any) -> bool:
+    """A value that the table's dispatch sends to the row's numpy form unchanged."""
+    return type(v) is float or (type(v) is np.ndarray and v.dtype == np.float64)
+
+
+def _owner(args: tuple) -> Dual | Jet:
+    """The dual or jet with the newest tag among ``args`` (the first of them)."""
+    owner = None
+    for a in args:
+        if isinstance(a, (Dual, Jet)) and (owner is None or a.tag > owner.tag):
+            owner = a
+    return owner
+
+
+def _dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None,
+               into: tuple[np.ndarray, np.ndarray] | None = None) -> Dual:
+    """Push duals through one table row: value by the row (or ``out``, when the caller has
+    it), tangent by the row's partials. ``into`` (only from jvp's blocks, all float arrays):
+    arrays for the last pass of the value and of the tangent to write into."""
     values = [a.value if isinstance(a, Dual) and a.tag == tag else a for a in args]
-    out = row(*values)
+    if out is None:  # the row's numpy form, without dispatch when the values are plain floats
+        if not all(map(_is_float, values)):
+            out = row(*values)
+        elif into is not None and type(row.numpy) is np.ufunc:
+            out = row.numpy(*values, out=into[0])
+        else:
+            out = row.numpy(*values)
+    ours = [i for i, a in enumerate(args) if isinstance(a, Dual) and a.tag == tag]
+    doubled = row is E.multiply and args[0] is args[1]  # u·u: both terms are one product u·t
+    if doubled:
+        ours = ours[:1]
+    last = None if into is None else into[1]  # where the tangent's last pass may write
     tangent, owned = None, False
-    for partial, arg in zip(row.partials, args):
-        if isinstance(arg, Dual) and arg.tag == tag:
-            term, term_owned = _times(partial(*values, out), _aligned(arg, _ndim(out)),
-                                      values, out)
-            if tangent is None:
-                tangent, owned = term, term_owned
-            elif owned and np.shape(term) == tangent.shape:
-                tangent += term  # an array made here: add in place
-            else:
-                tangent = tangent + term
-                owned = type(tangent) is np.ndarray
+    for k, i in enumerate(ours):
+        final = k == len(ours) - 1 and not doubled
+        term, term_owned = _times(row.partials[i](*values, out), _aligned(args[i], _ndim(out)),
+                                  values, out, last if final and tangent is None else None)
+        if tangent is None:
+            tangent, owned = term, term_owned
+        elif final and last is not None:
+            tangent = np.add(tangent, term, out=last)
+        elif owned and np.shape(term) == tangent.shape:
+            tangent += term  # an array made here: add in place
+        else:
+            tangent = tangent + term
+            owned = type(tangent) is np.ndarray
+    if doubled:  # t·u + u·t, exactly
+        tangent = np.add(tangent, tangent, out=last if last is not None else tangent) \
+            if owned or last is not None else tangent + tangent
     return Dual(out, tangent, tag)
 
 
-def _times(partial: Any, tangent: Any, values: list, out: Any) -> tuple[Any, bool]:
+def _times(partial: Any, tangent: Any, values: list, out: Any,
+           into: np.ndarray | None = None) -> tuple[Any, bool]:
     """partial · tangent, and whether the result is a new ndarray that this rule may update.
 
     Large arrays make a pass memory-bound, so two shortcuts save allocations: a partial of
     exactly 1.0 passes the tangent through, and a partial that is a new array of the full
-    shape (cos(x), 1/x — not ``out`` or an argument) is multiplied in place.
+    shape (cos(x), 1/x — not ``out`` or an argument) is multiplied in place. ``into``: an
+    array to write the product into instead.
     """
     if type(partial) is float and partial == 1.0:
         return tangent, False
+    if into is not None:
+        return np.multiply(partial, tangent, out=into), False
     if (type(partial) is np.ndarray and type(tangent) is np.ndarray and partial.base is None
             and partial is not out and all(partial is not v for v in values)
-            and partial.shape == np.broadcast_shapes(partial.shape, tangent.shape)):
+            and (partial.shape == tangent.shape
+                 or partial.shape == np.broadcast_shapes(partial.shape, tangent.shape))):
         return np.multiply(partial, tangent, out=partial), True
     product = partial * tangent
     return product, type(product) is np.ndarray
@@ -233,22 +298,23 @@ def _aligned(d: Dual, ndim: int) -> Any:
 # ============================================================================================
 # numpy ufuncs: table rows, compositions of rows, comparisons
 # ============================================================================================
-# ufuncs outside the table, written with the table's rows: their tangent comes from the rows'
-# partials; the value is recomputed by numpy's own (more accurate) ufunc.
-COMPOSED: dict[np.ufunc, Callable[..., Any]] = {
-    np.square: lambda x: x * x,
-    np.reciprocal: lambda x: 1.0 / x,
-    np.positive: lambda x: +x,
-    np.fabs: lambda x: E.abs(x),
-    np.expm1: lambda x: E.exp(x) - 1.0,
-    np.log1p: lambda x: E.log(1.0 + x),
-    np.exp2: lambda x: E.power(2.0, x),
-    np.log2: lambda x: E.log(x) / math.log(2.0),
-    np.log10: lambda x: E.log(x) / math.log(10.0),
-    np.hypot: lambda a, b: E.sqrt(a * a + b * b),
-    np.logaddexp: lambda a, b: a + E.softplus(b - a),
-    np.deg2rad: lambda x: x * (math.pi / 180.0),
-    np.rad2deg: lambda x: x * (180.0 / math.pi),
+# ufuncs outside the table, as one row applied to arguments made with rows: the tangent comes
+# from the rows' partials; the value is numpy's own (more accurate) ufunc, and it is what the
+# last row's partials see as that row's result (so that row's value is never computed).
+COMPOSED: dict[np.ufunc, tuple[E.Elementary, Callable[..., tuple]]] = {
+    np.square: (E.multiply, lambda x: (x, x)),
+    np.reciprocal: (E.divide, lambda x: (1.0, x)),
+    np.positive: (E.add, lambda x: (x, 0.0)),
+    np.fabs: (E.abs, lambda x: (x,)),
+    np.expm1: (E.subtract, lambda x: (E.exp(x), 1.0)),
+    np.log1p: (E.log, lambda x: (1.0 + x,)),
+    np.exp2: (E.power, lambda x: (2.0, x)),
+    np.log2: (E.divide, lambda x: (E.log(x), math.log(2.0))),
+    np.log10: (E.divide, lambda x: (E.log(x), math.log(10.0))),
+    np.hypot: (E.sqrt, lambda a, b: (a * a + b * b,)),
+    np.logaddexp: (E.add, lambda a, b: (a, E.softplus(b - a))),
+    np.deg2rad: (E.multiply, lambda x: (x, math.pi / 180.0)),
+    np.rad2deg: (E.multiply, lambda x: (x, 180.0 / math.pi)),
 }
 # ufuncs that look at values only (their result has no derivative)
 PRIMAL_ONLY = frozenset({np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
@@ -276,12 +342,15 @@ def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
 
 
 def _composed(ufunc: np.ufunc, inputs: tuple) -> Any:
-    out = COMPOSED[ufunc](*inputs)
-    if isinstance(out, Dual):
-        values = [x.value if isinstance(x, Dual) and x.tag == out.tag else x for x in inputs]
-        return Dual(ufunc(*values), out.tangent, out.tag)
-    if isinstance(out, Jet):
-        out.coefficients[0] = ufunc(*(_coefficient(x, 0, out.tag) for x in inputs))
+    row, arguments = COMPOSED[ufunc]
+    args = arguments(*inputs)
+    owner = _owner(args)
+    value = ufunc(*(x.value if isinstance(x, (Dual, Jet)) and x.tag == owner.tag else x
+                    for x in inputs))
+    if isinstance(owner, Dual):
+        return _dual_rule(row, args, owner.tag, value)
+    out = _jet_rule(row, args, owner.tag)
+    out.coefficients[0] = value
     return out
 
 
@@ -299,10 +368,10 @@ def _extremum(a: Any, b: Any, largest: bool) -> Dual:
         between = np.maximum(low, np.minimum(high, 0.0))  # the median of (ta, tb, 0)
         tangent = np.where(tie, between, tangent)
         if np.any(tie & (_primal(ta) != _primal(tb))):
-            warnings.warn(NonDifferentiableWarning(
+            _warn(NonDifferentiableWarning(
                 f"numpy.{'maximum' if largest else 'minimum'} at a tie of arguments with "
                 f"different derivatives: not differentiable there; using the derivative "
-                f"between the one-sided ones closest to zero"), stacklevel=3)
+                f"between the one-sided ones closest to zero"))
     return Dual(value, tangent, tag)
 
 
@@ -721,7 +790,8 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
 
     ``x`` is a float or an array; ``v`` has x's shape (one direction, broadcast if needed) or
     one more leading axis (k directions at once). Returns ``(f(x), J(x)·v)``; the tangent has
-    the output's shape, with the k axis in front for a block of directions.
+    the output's shape, with the k axis in front for a block of directions. An elementwise
+    callable on a long vector is evaluated block by block (module docstring, 5.).
 
     >>> jvp("x*y", [1.0, 2.0], [3.0, -1.0])
     (2.0, 5.0)
@@ -740,23 +810,33 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
             direction = np.broadcast_to(direction, point.shape).copy()
     tag = next(_tags)
     with np.errstate(all="ignore"):
-        out = fn.on_vector(Dual(point, direction, tag), np.size(_primal(point)))
-    lead = direction.shape[:1] if np.ndim(direction) > np.ndim(_primal(point)) else ()
-    if isinstance(out, (list, tuple)):
-        values = np.array([_primal(_value(o, tag)) for o in out], dtype=float)
-        tangents = [_tangent(o, tag) for o in out]
-        tangents = np.stack([np.broadcast_to(np.asarray(t, dtype=float), lead)
-                             for t in tangents], axis=-1)
-        value, tangent = values, tangents
+        blocked = _by_blocks(fn, point, direction, tag)
+        if blocked is None:
+            out = fn.on_vector(Dual(point, direction, tag), np.size(_primal(point)))
+    if blocked is not None:
+        value, tangent, finite = blocked
     else:
-        value = _value(out, tag)
-        tangent = _tangent(out, tag) if isinstance(out, Dual) and out.tag == tag else \
-            np.zeros(lead + np.shape(_primal(out)))
-    if not (np.all(np.isfinite(_primal(value))) and np.all(np.isfinite(_primal(tangent)))):
+        value, tangent = _value_and_tangent(out, tag, direction, point)
+        finite = np.all(np.isfinite(_primal(value))) and np.all(np.isfinite(_primal(tangent)))
+    if not finite:
         warnings.warn(DomainWarning(
             f"jvp of {fn.name}: the value or the tangent is not finite (a point outside the "
             f"domain, on its edge, or an overflow)"), stacklevel=2)
     return _float(value), _float(tangent)
+
+
+def _value_and_tangent(out: Any, tag: int, direction: Any, point: Any) -> tuple[Any, Any]:
+    """jvp's result from f's output: arrays for one output, stacked for a list of outputs."""
+    lead = direction.shape[:1] if np.ndim(direction) > np.ndim(_primal(point)) else ()
+    if isinstance(out, (list, tuple)):
+        values = np.array([_primal(_value(o, tag)) for o in out], dtype=float)
+        tangents = [_tangent(o, tag) for o in out]
+        return values, np.stack([np.broadcast_to(np.asarray(t, dtype=float), lead)
+                                 for t in tangents], axis=-1)
+    value = _value(out, tag)
+    tangent = _tangent(out, tag) if isinstance(out, Dual) and out.tag == tag else \
+        np.zeros(lead + np.shape(_primal(out)))
+    return value, tangent
 
 
 def _float(x: Any) -> Any:
@@ -785,6 +865,372 @@ def derivative(fn: Function, x: Any, order: int = 1) -> Any:
         result = math.factorial(order) * _coefficient(out, order, tag) if isinstance(
             out, Jet) and out.tag == tag else 0.0
     return result if isinstance(result, (Dual, Jet)) else float(_primal(result))
+
+
+# ============================================================================================
+# Speed: jvp of an elementwise callable on a long vector, block by block
+# ============================================================================================
+# On 10⁶ points each intermediate value and tangent is an 8 MB array that lives in main memory,
+# and a freed one often comes back as fresh pages to fault in again; on a block the
+# intermediates stay in cache and their memory is reused. The sizes are measured
+# (benchmarks/dual_ratios.py, section 4): for elementwise outputs 3·2**13 points (192 kB per
+# array) was fastest or within noise of it between 2**12 and 2**18 (smaller blocks pay the
+# per-operation Python cost more often, larger ones fault their temporaries in); a sum or
+# mean stores no block, so only the per-operation cost counts and larger blocks win.
+BLOCK_ELEMENTS = 3 * 2**13
+REDUCTION_BLOCK_ELEMENTS = 2**17
+# Shorter vectors take the whole-array path: their intermediates fit in cache anyway, and the
+# probe's fixed cost (50-100 µs) is not repaid (blocks break even at about 10⁵ points).
+BLOCKED_FROM_ELEMENTS = 2**17
+
+_TAPES: dict[int, _Tape] = {}  # the tape of each probe being run, by its tag
+_NOT_ELEMENTWISE: weakref.WeakSet = weakref.WeakSet()  # callables a probe refused
+# while jvp runs blocks: (warnings noted, whether to warn at once); see _warn
+_TIES: contextvars.ContextVar[tuple[list, bool] | None] = contextvars.ContextVar(
+    "diffx_dual_ties", default=None)
+_TAG = Dual.tag  # the slot itself (a probe's ``tag`` attribute is guarded)
+
+
+def _warn(warning: Warning) -> None:
+    """Warn from an operation; while jvp runs blocks, also note it (once per operation)."""
+    notes = _TIES.get()
+    if notes is None or notes[1]:
+        warnings.warn(warning, stacklevel=4)
+    if notes is not None:
+        notes[0].append(warning)
+
+
+class _NotElementwise(BaseException):
+    """Stops a probed f at its first operation that is not elementwise (a BaseException, so
+    that ``except Exception`` in f does not swallow it; the tape's verdict stands anyway)."""
+
+
+class _Node:
+    """An argument of a recorded operation that is an earlier result (an index on the tape)."""
+
+    __slots__ = ("index",)
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+class _Tape:
+    """What f did to the first block of its point: each operation (a call and its arguments,
+    earlier results as _Node, real constants as themselves) and each result (a node)."""
+
+    def __init__(self, probe: Dual):
+        self.tag, self.shape, self.tangent_shape = probe.tag, probe.value.shape, \
+            probe.tangent.shape
+        self.nodes: list[Dual] = [probe]
+        self.index = {id(probe): 0}
+        self.operations: list[tuple[Callable[[tuple], Any], list, bool]] = []
+        self.reductions: set[int] = set()  # nodes made by np.sum / np.mean
+        self.warned: set[int] = set()  # nodes whose operation warned on the probe (a tie)
+        self.depth = 0  # > 0 while a recorded operation runs (inner operations are its own)
+        self.refused: str | None = None
+        self.context = (np.geterr(), list(warnings.filters))
+        _TAPES[self.tag] = self
+        probe.__class__ = _Probe
+
+    def refuse(self, what: str) -> None:
+        self.refused = self.refused or what
+        raise _NotElementwise(what)
+
+    def record(self, call: Callable[[tuple], Any], inputs: tuple, reduction: bool) -> Any:
+        """Run ``call(inputs)``; when f (not an operation already running) applies it, check
+        that it is elementwise here and write it on the tape."""
+        if self.depth:
+            return call(inputs)
+        arguments: list = []
+        for a in inputs:
+            index = self.index.get(id(a)) if isinstance(a, Dual) else None
+            if index is not None and index not in self.reductions:
+                arguments.append(_Node(index))
+            elif index is None and _is_real_number(a):  # the same for every element
+                arguments.append(np.array(a) if isinstance(a, np.ndarray) else a)  # a copy
+            else:
+                self.refuse(f"an argument {type(a).__name__} that is neither a real number "
+                            f"nor an elementwise result of the point")
+        if (np.geterr(), warnings.filters) != self.context:  # blocks run outside f's context
+            self.refuse("np.errstate or warning filters changed inside f")
+        notes = _TIES.get()
+        if notes is not None:
+            notes[0].clear()
+        probes = [a for a in inputs if type(a) is _Probe]
+        for a in probes:  # plain duals while the operation runs: its reads are not f's
+            a.__class__ = Dual
+        self.depth += 1
+        try:
+            out = call(inputs)
+        finally:
+            self.depth -= 1
+            for a in probes:
+                a.__class__ = _Probe
+        if notes is not None and notes[0]:
+            self.warned.add(len(self.nodes))  # (the node this operation makes)
+        shape, tangent_shape = ((), self.tangent_shape[:-1]) if reduction else (
+            self.shape, self.tangent_shape)
+        if not (isinstance(out, Dual) and out.tag == self.tag and np.shape(out.value) == shape
+                and np.shape(out.tangent) == tangent_shape
+                and np.result_type(out.value, out.tangent) == np.float64):
+            self.refuse("a result that is not a float array of the point's shape")
+        out.__class__ = _Probe
+        self.index[id(out)] = len(self.nodes)
+        if reduction:
+            self.reductions.add(len(self.nodes))
+        self.nodes.append(out)
+        self.operations.append((call, arguments, reduction))
+        return out
+
+    def close(self) -> None:
+        del _TAPES[self.tag]
+        for node in self.nodes:
+            node.__class__ = Dual
+
+
+def _is_real_number(a: Any) -> bool:
+    return isinstance(a, (int, float, np.integer, np.floating, np.bool_)) or (
+        type(a) is np.ndarray and a.ndim == 0 and a.dtype.kind in "biuf")
+
+
+def _tape_of(a: Any) -> _Tape | None:
+    return _TAPES.get(_TAG.__get__(a)) if type(a) is _Probe else None
+
+
+def _record(inputs: tuple, call: Callable[[tuple], Any], reduction: bool = False) -> Any:
+    """``call(inputs)``, recorded on the tape of the probe among ``inputs`` (if still running)."""
+    tape = next((t for t in map(_tape_of, inputs) if t is not None), None)
+    return call(inputs) if tape is None else tape.record(call, inputs, reduction)
+
+
+def _ufunc_call(ufunc: np.ufunc, inputs: tuple) -> Any:
+    return _ufunc(ufunc, "__call__", inputs, {})
+
+
+ELEMENTWISE_UFUNCS = frozenset({*E.ROW_OF_UFUNC, *COMPOSED, np.maximum, np.minimum})
+_REDUCTIONS = {np.sum: lambda inputs: _sum(inputs[0]), np.mean: lambda inputs: _mean(inputs[0])}
+
+
+class _Probe(Dual):
+    """The first block of jvp's point, and each result f makes from it, while f runs on it.
+
+    Table rows, elementwise ufuncs and np.sum / np.mean are recorded on the tape; anything else
+    that looks at the block as a whole (its shape, items, values, truth) stops f. After the run
+    the nodes are plain Duals again.
+    """
+
+    __slots__ = ()
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        tape = _tape_of(self)
+        if tape is not None and not tape.depth and (
+                method != "__call__" or kwargs or ufunc not in ELEMENTWISE_UFUNCS):
+            tape.refuse(f"numpy.{ufunc.__name__}.{method}")
+        return _record(inputs, functools.partial(_ufunc_call, ufunc))
+
+    def __array_function__(self, func, types, args, kwargs):
+        tape = _tape_of(self)
+        if tape is None or tape.depth:
+            return super().__array_function__(func, types, args, kwargs)
+        if func not in _REDUCTIONS or kwargs or len(args) != 1 or args[0] is not self:
+            tape.refuse(f"numpy.{func.__name__}")
+        return tape.record(_REDUCTIONS[func], args, reduction=True)
+
+    def sum(self, axis=None, keepdims=False) -> Dual:
+        if axis is None and not keepdims:
+            return _record((self,), _REDUCTIONS[np.sum], reduction=True)
+        return _guard(self, "sum", lambda: super(_Probe, self).sum(axis, keepdims))
+
+    def mean(self, axis=None, keepdims=False) -> Dual:
+        if axis is None and not keepdims:
+            return _record((self,), _REDUCTIONS[np.mean], reduction=True)
+        return _guard(self, "mean", lambda: super(_Probe, self).mean(axis, keepdims))
+
+
+def _guard(probe: _Probe, what: str, then: Callable[[], Any]) -> Any:
+    """Refuse ``what`` if f (not a recorded operation) does it to a running probe, else do it."""
+    tape = _tape_of(probe)
+    if tape is not None and not tape.depth:
+        tape.refuse(what)
+    return then()
+
+
+def _guarded(name: str) -> Any:
+    attribute = getattr(Dual, name)
+    if hasattr(attribute, "__get__") and hasattr(attribute, "__set__"):  # a slot or property
+        return property(lambda self: _guard(self, f".{name}",
+                                            lambda: attribute.__get__(self, Dual)),
+                        lambda self, value: _guard(self, f".{name} =",
+                                                   lambda: attribute.__set__(self, value)))
+    return lambda self, *args, **kwargs: _guard(self, name,
+                                                lambda: attribute(self, *args, **kwargs))
+
+
+for _name in ("value", "tangent", "tag", "shape", "ndim", "size", "chunked", "T", "__len__",
+              "__getitem__", "__iter__", "__bool__", "__lt__", "__le__", "__gt__", "__ge__",
+              "__float__", "__matmul__", "__rmatmul__", "__repr__", "__format__", "__reduce__",
+              "__reduce_ex__", "reshape", "ravel", "transpose", "dot"):
+    setattr(_Probe, _name, _guarded(_name))
+
+
+def _by_blocks(fn: Function, x: Any, v: Any, tag: int) -> tuple[Any, Any, bool] | None:
+    """jvp's value, tangent and whether both are finite, computed block by block; or None
+    when that does not apply: the point is short, f is not a callable of one vector, or f's
+    run on the first block (the probe) showed an operation that is not elementwise."""
+    size, func = BLOCK_ELEMENTS, fn.func
+    if not (func is not None and fn.variables is None and type(x) is np.ndarray
+            and x.ndim == 1 and x.size >= BLOCKED_FROM_ELEMENTS and x.size > size
+            and x.dtype == np.float64
+            and type(v) is np.ndarray and v.ndim <= 2 and v.shape[-1:] == x.shape
+            and v.dtype == np.float64):
+        return None
+    key = getattr(func, "__func__", func)  # a bound method: its function
+    try:
+        if key in _NOT_ELEMENTWISE:
+            return None
+    except TypeError:  # not weakly referable: probed at every call
+        key = None
+    tape, notes = _Tape(Dual(x[:size], v[..., :size], tag)), []
+    token = _TIES.set((notes, True))
+    try:
+        out = fn.on_vector(tape.nodes[0], x.size)
+        output = tape.index.get(id(out)) if isinstance(out, Dual) and not tape.refused \
+            else None  # (f, or numpy, may have caught the refusal)
+    except _NotElementwise:
+        if tape.refused is None:  # another probe's (f runs inside an outer probe)
+            raise
+        output = None
+    except Exception:  # f fails on a Dual: let the whole-array path raise its own error
+        output = None
+    finally:
+        tape.close()
+        _TIES.reset(token)
+    if output is None:
+        if key is not None:
+            _NOT_ELEMENTWISE.add(key)
+        return None
+    return _replay(tape, output, x, v)
+
+
+def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any, Any, bool]:
+    """The tape's operations on every block after the first; the output put together."""
+    reduction = output in tape.reductions
+    source = tape.operations[output - 1][1][0].index if reduction else output
+    program, constants = _program_of(tape, source)
+    empty = [None] * len(tape.operations)  # the operations' results, in each block
+    first, n = BLOCK_ELEMENTS, x.size
+    size = REDUCTION_BLOCK_ELEMENTS if reduction else first
+    if reduction:
+        sums = [_sum(tape.nodes[source])]
+    else:
+        value, tangent = np.empty(x.shape), np.empty(v.shape)
+        _put((value[:first], tangent[..., :first]), tape.nodes[source])
+    tape.nodes.clear()  # the first block's intermediates
+    notes: list = []
+    pending: dict[int, Warning] = {}
+    token = _TIES.set((notes, False))
+    try:
+        for start in range(first, n, size):
+            block = slice(start, start + size)
+            nodes = [Dual(x[block], v[..., block], tape.tag), *empty, *constants]
+            into = None if reduction else (value[block], tangent[..., block])
+            for position, call, fetch, drop in program:
+                # the output's operation writes into the output where it can
+                nodes[position] = call(fetch(nodes), into) if position == source \
+                    else call(fetch(nodes))
+                for j in drop:
+                    nodes[j] = None  # freed: the next intermediate reuses its memory
+                if notes:
+                    pending.setdefault(position, notes[0])
+                    notes.clear()
+            if reduction:
+                sums.append(_sum(nodes[source]))
+            else:
+                _put(into, nodes[source])
+            del nodes
+    finally:
+        _TIES.reset(token)
+    for position, warning in sorted(pending.items()):
+        if position not in tape.warned:  # each operation warns once, as on the whole array
+            warnings.warn(warning, stacklevel=4)
+    if reduction:
+        mean = tape.operations[output - 1][0] is _REDUCTIONS[np.mean]
+        return _sum_of_blocks(sums, n if mean else 1)
+    return value, tangent, all_finite(value) and all_finite(tangent)
+
+
+def _program_of(tape: _Tape, source: int) -> tuple[list, list]:
+    """The tape as straight code for one block: (node, call, fetch, drop) per operation, with
+    the nodes in one list: the block at 0, operation i's result at i + 1, then the constants.
+
+    ``call`` is the rule that the recorded call's dispatch ends in (a table row, whether f wrote
+    ``a * b`` or ``np.multiply(a, b)``, is _dual_rule with the probe's tag: the same numbers
+    without the dispatch; the output's operation also takes the output blocks to write into);
+    ``fetch`` gathers its arguments; ``drop`` lists the nodes it used last. np.sum / np.mean
+    are left out (they apply to all blocks at once).
+    """
+    count, constants, program = len(tape.operations) + 1, [], []
+    last_use = {a.index: i for i, (_, arguments, _) in enumerate(tape.operations)
+                for a in arguments if type(a) is _Node}
+    for i, (call, arguments, reduction) in enumerate(tape.operations):
+        if reduction:
+            continue
+        slots = []
+        for a in arguments:
+            if type(a) is _Node:
+                slots.append(a.index)
+            else:
+                slots.append(count + len(constants))
+                constants.append(a)
+        row = None
+        if isinstance(call, functools.partial) and call.func is _apply_rule:
+            row = call.args[0]
+        elif isinstance(call, functools.partial) and call.func is _ufunc_call:
+            row = E.ROW_OF_UFUNC.get(call.args[0])
+        if row is not None:
+            call = functools.partial(_dual_rule_of, row, tape.tag)
+        elif i + 1 == source:  # the output's operation, called with the output blocks
+            call = functools.partial(_without_into, call)
+        get = operator.itemgetter(*slots)
+        fetch = get if len(slots) > 1 else (lambda nodes, get=get: (get(nodes),))
+        drop = [j for j, last in last_use.items() if last == i and j != source]
+        program.append((i + 1, call, fetch, drop))
+    return program, constants
+
+
+def _dual_rule_of(row: E.Elementary, tag: int, args: tuple, into: Any = None) -> Dual:
+    return _dual_rule(row, args, tag, into=into)
+
+
+def _without_into(call: Callable[[tuple], Any], args: tuple, into: Any) -> Any:
+    return call(args)
+
+
+def _put(into: tuple[np.ndarray, np.ndarray], result: Dual) -> None:
+    """Put one block's result into the output blocks ``into`` (unless the operation wrote it
+    there already)."""
+    for array, part in zip(into, (result.value, result.tangent)):
+        if part is not array:
+            array[...] = part
+
+
+def _sum_of_blocks(sums: list[Dual], count: int) -> tuple[Any, Any, bool]:
+    """np.sum (count = 1) or np.mean (count = n) of the whole from the sums of the blocks
+    (numpy's pairwise sums), added exactly (math.fsum)."""
+    value = _exact_sum([s.value for s in sums]) / count
+    tangents = np.array([s.tangent for s in sums])
+    tangent = np.array([_exact_sum(column) for column in tangents.reshape(len(sums), -1).T]
+                       ).reshape(tangents.shape[1:]) / count
+    tangent = tangent[()] if tangent.ndim == 0 else tangent
+    return value, tangent, bool(np.isfinite(value) and np.isfinite(tangent).all())
+
+
+def _exact_sum(terms: Any) -> np.float64:
+    """The correctly rounded sum (numpy's sum when that overflows: ±inf, as numpy's is)."""
+    try:
+        return np.float64(math.fsum(terms))
+    except OverflowError:
+        return np.sum(terms)
 
 
 # ============================================================================================
