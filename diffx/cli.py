@@ -28,6 +28,12 @@ def _floats(text: str) -> list[float]:
             f"expected a number or comma-separated numbers, got {text!r}") from None
 
 
+def _plot_options(parser: argparse.ArgumentParser, what: str) -> None:
+    """--plot FILE.png (``what`` it draws) and --force (replace an existing file)."""
+    parser.add_argument("--plot", default=None, metavar="FILE.png", help=what)
+    parser.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+
+
 def _names(text: str) -> list[str]:
     return [part.strip() for part in text.split(",") if part.strip()]
 
@@ -66,9 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     trace.add_argument("--variables", type=_names, default=None, metavar="X,Y",
                        help="variable names in order (default: found in EXPR, sorted)")
     trace.add_argument("--digits", type=int, default=6, help="significant digits shown")
-    trace.add_argument("--plot", default=None, metavar="FILE.png",
-                       help="also draw the computational graph (with adjoints) to this file")
-    trace.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    _plot_options(trace, "also draw the computational graph (with adjoints) to this file")
 
     optimize = sub.add_parser(
         "optimize", help="minimise a seed problem with gd, momentum or adam",
@@ -91,9 +95,7 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.add_argument("--compare", type=_names, nargs="?", const=[], default=None,
                           metavar="M1,M2", help="run these methods (default: a standard set) "
                                                 "and print the comparison table")
-    optimize.add_argument("--plot", default=None, metavar="FILE.png",
-                          help="draw loss curves (and paths on contours, fitted lines)")
-    optimize.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    _plot_options(optimize, "draw loss curves (and paths on contours, fitted lines)")
     optimize.add_argument("--list", action="store_true", help="list the seed problems")
 
     sweep = sub.add_parser("sweep", help="finite-difference error against step size h",
@@ -107,9 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "(default: forward,central,complex-step)")
     sweep.add_argument("--per-decade", type=int, default=1, metavar="N",
                        help="steps per decade from 1e-16 to 1 (default: 1)")
-    sweep.add_argument("--plot", default=None, metavar="FILE.png",
-                       help="also draw the error-vs-step figure to this file")
-    sweep.add_argument("--force", action="store_true", help="overwrite an existing --plot file")
+    _plot_options(sweep, "also draw the error-vs-step figure to this file")
 
     report = sub.add_parser("report", help="write the full comparison report (HTML, PNG, CSV)",
                             description="Measure every method on the catalogue and write "
