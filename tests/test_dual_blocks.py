@@ -235,6 +235,58 @@ def test_mean_with_a_block_of_directions_against_fifty_digits(replays) -> None:
             EXACT_RTOL * fifty_digit_sum(abs(t) for t in terms) / n
 
 
+SUMMED_ROW = 24  # rows of 24 points: each 256-point sum block has 10 rows and a tail of 16
+# Each blocked sum adds, per term, its own rounding and at most SUMMED_ROW (a dot's running sum)
+# + 11 (numpy's sum of the ≤ 11 row sums) + 1 (fsum of the block sums) + 1 (two partials'
+# sums added) more: 38 roundings of 2⁻⁵³ relative to Σ|term|; 64 leaves room for the terms'
+# own rounding (each term, as the whole-array path computes it, is within a rounding or two).
+SUM_RTOL = 64 * 2.0**-53
+
+
+def fsum_rows(terms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The exact sums (math.fsum) over the last axis and the sums of the absolute values."""
+    exact = np.array([math.fsum(row) for row in terms.reshape(-1, terms.shape[-1])])
+    scale = np.array([math.fsum(np.abs(row)) for row in terms.reshape(-1, terms.shape[-1])])
+    return exact.reshape(terms.shape[:-1]), scale.reshape(terms.shape[:-1])
+
+
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-direction", "three-directions"])
+@pytest.mark.parametrize("name", [n for n in ELEMENTWISE if n != "outside-the-domain"])
+def test_sums_of_elementwise_callables_are_the_exact_sums_to_rounding(name, chunked, replays,
+                                                                      monkeypatch) -> None:
+    """np.sum(f(x)) block by block (the last operation's tangent, and a product's value, summed
+    by dots over rows of SUMMED_ROW points) against math.fsum of the terms that the whole-array
+    path computes elementwise (blocks switched off)."""
+    monkeypatch.setattr(dual, "SUMMED_ROW", SUMMED_ROW)
+    f = ELEMENTWISE[name]
+    x = point()
+    v = directions(x) if chunked else direction(x)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", NonDifferentiableWarning)  # (ties: tested below)
+        value, tangent = diffx.jvp(lambda x: np.sum(f(x)), x, v)
+        terms, tangent_terms = whole(f, x, v)
+    assert len(replays) == 1, "the blocked path was not taken"
+    for got, parts in ((value, terms), (tangent, tangent_terms)):
+        exact, scale = fsum_rows(parts)
+        assert np.shape(got) == np.shape(exact)
+        assert np.all(np.abs(got - exact) <= SUM_RTOL * scale), (name, got - exact, scale)
+
+
+@pytest.mark.parametrize("n", [1, 23, 24, 25, 257])
+@pytest.mark.parametrize("partial", ["array", "number"])
+@pytest.mark.parametrize("lead", [(), (3,)], ids=["one-direction", "three-directions"])
+def test_summed_products_against_exact_sums(n, partial, lead, monkeypatch) -> None:
+    """Σ over the last axis of partial·tangent: rows of SUMMED_ROW points and a tail, for one
+    or three directions, against math.fsum of the exactly rounded products."""
+    monkeypatch.setattr(dual, "SUMMED_ROW", SUMMED_ROW)
+    rng = np.random.default_rng(n)
+    tangent = rng.standard_normal(lead + (n,))
+    p = rng.standard_normal(n) if partial == "array" else -0.375
+    got = dual._summed_products(p, tangent)
+    exact, scale = fsum_rows(p * tangent)
+    assert np.shape(got) == lead and np.all(np.abs(got - exact) <= SUM_RTOL * scale)
+
+
 def test_a_sum_that_overflows_is_infinite_and_warns() -> None:
     x = np.full(1000, 1e306)
     with pytest.warns(DomainWarning):

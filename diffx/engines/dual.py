@@ -1112,11 +1112,28 @@ def _by_blocks(fn: Function, x: Any, v: Any, tag: int) -> tuple[Any, Any, bool] 
     return _replay(tape, output, x, v)
 
 
+@functools.cache
+def _keep_freed_blocks() -> None:
+    """Once per process: allocate an 8 MB array and free it untouched.
+
+    The blocks' intermediates are freed and allocated again for each block. glibc's malloc
+    gives freed memory at the top of its heap back to the OS once it exceeds a threshold that
+    starts at 128 kB and is raised (to twice its size) when a large array is freed; until then
+    each block's intermediates are fresh pages, faulted in one by one (a 10⁶-point sum: 3360
+    page faults per jvp, 6x slower). Any numpy program that frees an array of 10⁶ floats
+    raises it the same way; nothing is written, and other allocators ignore this.
+    """
+    np.empty(2**20)
+
+
 def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any, Any, bool]:
     """The tape's operations on every block after the first; the output put together."""
+    _keep_freed_blocks()
     reduction = output in tape.reductions
     source = tape.operations[output - 1][1][0].index if reduction else output
-    program, constants = _program_of(tape, source)
+    program, constants = _program_of(tape, source, summed=reduction)
+    summed = any(position == source and getattr(call, "func", None) is _summed_rule_of
+                 for position, call, _, _ in program)  # the sum of the block is made there
     empty = [None] * len(tape.operations)  # the operations' results, in each block
     first, n = BLOCK_ELEMENTS, x.size
     size = REDUCTION_BLOCK_ELEMENTS if reduction else first
@@ -1144,7 +1161,7 @@ def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any
                     pending.setdefault(position, notes[0])
                     notes.clear()
             if reduction:
-                sums.append(_sum(nodes[source]))
+                sums.append(nodes[source] if summed else _sum(nodes[source]))
             else:
                 _put(into, nodes[source])
             del nodes
@@ -1159,13 +1176,14 @@ def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any
     return value, tangent, all_finite(value) and all_finite(tangent)
 
 
-def _program_of(tape: _Tape, source: int) -> tuple[list, list]:
+def _program_of(tape: _Tape, source: int, summed: bool = False) -> tuple[list, list]:
     """The tape as straight code for one block: (node, call, fetch, drop) per operation, with
     the nodes in one list: the block at 0, operation i's result at i + 1, then the constants.
 
     ``call`` is the rule that the recorded call's dispatch ends in (a table row, whether f wrote
     ``a * b`` or ``np.multiply(a, b)``, is _dual_rule with the probe's tag: the same numbers
-    without the dispatch; the output's operation also takes the output blocks to write into);
+    without the dispatch; the output's operation also takes the output blocks to write into,
+    or, when ``summed`` (np.sum / np.mean follows it) and it is a table row, is _summed_rule);
     ``fetch`` gathers its arguments; ``drop`` lists the nodes it used last. np.sum / np.mean
     are left out (they apply to all blocks at once).
     """
@@ -1187,7 +1205,9 @@ def _program_of(tape: _Tape, source: int) -> tuple[list, list]:
             row = call.args[0]
         elif isinstance(call, functools.partial) and call.func is _ufunc_call:
             row = E.ROW_OF_UFUNC.get(call.args[0])
-        if row is not None:
+        if row is not None and i + 1 == source and summed:
+            call = functools.partial(_summed_rule_of, row, tape.tag)
+        elif row is not None:
             call = functools.partial(_dual_rule_of, row, tape.tag)
         elif i + 1 == source:  # the output's operation, called with the output blocks
             call = functools.partial(_without_into, call)
@@ -1200,6 +1220,52 @@ def _program_of(tape: _Tape, source: int) -> tuple[list, list]:
 
 def _dual_rule_of(row: E.Elementary, tag: int, args: tuple, into: Any = None) -> Dual:
     return _dual_rule(row, args, tag, into=into)
+
+
+def _summed_rule_of(row: E.Elementary, tag: int, args: tuple, into: Any = None) -> Dual:
+    return _summed_rule(row, args, tag)
+
+
+def _summed_rule(row: E.Elementary, args: tuple, tag: int) -> Dual:
+    """np.sum over one block of a table row's result, value and tangent, when f sums that
+    result: the tangent Σₚ Σᵢ ∂ᵢ(p)·tᵢ(p) is summed as its products are made (_summed_products),
+    so no tangent array is stored and summed again; a doubled u·u is 2·Σ u·t (exact doubling).
+    The value of a product is summed the same way (Σ a·b is a dot; its partials need no a·b)."""
+    values = [a.value if isinstance(a, Dual) and a.tag == tag else a for a in args]
+    if row is E.multiply and type(values[-1]) is np.ndarray:
+        out, total = None, _summed_products(*values)
+    elif row is E.multiply and type(values[0]) is np.ndarray:
+        out, total = None, _summed_products(*values[::-1])
+    else:
+        out = row.numpy(*values) if all(map(_is_float, values)) else row(*values)
+        total = np.sum(out)
+    ours = [i for i, a in enumerate(args) if isinstance(a, Dual) and a.tag == tag]
+    doubled = row is E.multiply and args[0] is args[1]
+    tangent = sum(_summed_products(row.partials[i](*values, out), args[i].tangent)
+                  for i in ours[:1 if doubled else None])
+    return Dual(total, 2.0 * tangent if doubled else tangent, tag)
+
+
+# Points per BLAS dot in _summed_products. A dot adds its products in one running sum (or a few:
+# OpenBLAS keeps 16), so its rounding error grows with its length; 256 keeps it under
+# 256·2⁻⁵³ ≈ 3e-14 of Σ|products| with any BLAS, and the dots are still 2x faster than a
+# stored product and numpy's sum of it (benchmarks/dual_ratios.py, section 2).
+SUMMED_ROW = 256
+
+
+def _summed_products(partial: Any, tangent: np.ndarray) -> Any:
+    """Σ over the last axis of partial·tangent, without storing the product: tangent (n,) or
+    (k, n), partial a number or (n,); result () or (k,). BLAS dots over rows of SUMMED_ROW
+    points (one stacked matmul), the rows' sums then added by numpy's pairwise sum: at most
+    about (256 + log2(n/256)) roundings of Σ|products|, against numpy's (16 + log2(n/128))."""
+    if np.ndim(partial) == 0:
+        return partial * np.sum(tangent, axis=-1)
+    n = partial.shape[-1]
+    whole = n - n % SUMMED_ROW
+    lead = tangent.shape[:-1]
+    rows = tangent[..., :whole].reshape(*lead, -1, 1, SUMMED_ROW) @ \
+        partial[:whole].reshape(-1, SUMMED_ROW, 1)
+    return rows.sum(axis=(-3, -2, -1)) + tangent[..., whole:] @ partial[whole:]
 
 
 def _without_into(call: Callable[[tuple], Any], args: tuple, into: Any) -> Any:
