@@ -8,9 +8,10 @@ Run: python benchmarks/dual_ratios.py        (jax and autograd: pip install "dif
 2. JVP of vectorised numpy functions on n = 10⁶ points vs one plain numpy evaluation: jvp as
    it runs (block by block for these elementwise functions) and on the whole array at once
    (blocks switched off), and a function that is not elementwise (it always takes the whole
-   array; its first call also runs the probe). Then the same in a child process whose glibc
-   keeps freed memory (MALLOC_TRIM_THRESHOLD_/MALLOC_MMAP_THRESHOLD_): there no temporary
-   page-faults, so the ratios show compute alone. Peak memory of one call (tracemalloc).
+   array; its first call also runs the probe). Each in 3 fresh child processes, with the
+   default allocator and with glibc keeping freed memory (MALLOC_TRIM_THRESHOLD_ /
+   MALLOC_MMAP_THRESHOLD_): there no temporary page-faults, so the ratios show compute alone.
+   Page faults per call (getrusage) and peak memory of one call (tracemalloc).
 3. Gradient of the n-dimensional Rosenbrock function (a numpy callable), n = 2…1024, with a
    fixed chunk k: passes = ⌈n/k⌉, and the fitted slope of log(time / plain evaluation)
    against log(n) (1 = cost linear in n evaluations, as ⌈n/k⌉ passes predict).
@@ -23,6 +24,7 @@ the sides measured alternately so load changes hit them all.
 from __future__ import annotations
 
 import functools
+import json
 import math
 import os
 import statistics
@@ -109,33 +111,69 @@ def peak_megabytes(call: Callable[[], object]) -> float:
         tracemalloc.stop()
 
 
-def jvp_million(repeats: int = 15, title: str = "2. JVP on n = 10^6 points") -> None:
+def page_faults() -> int:
+    """Minor page faults of this process so far (pages the OS had to map in on first touch)."""
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+
+
+def jvp_million_rows(repeats: int = 15) -> list[dict]:
+    """Section 2 in this process: per function, each side's time / plain, page faults per
+    call and peak MB."""
     x = np.linspace(-3.0, 3.0, 10**6)
     v = np.ones_like(x)
-    print(f"\n{title}: time / one plain numpy evaluation (min of {repeats})")
-    print(f"   {'':<40} {'jvp':>6} {'whole':>7}   peak MB: plain   jvp  whole")
+    rows = []
     for name, f in [*JVP_FUNCTIONS.items(), NOT_ELEMENTWISE]:
         calls = {"plain": lambda f=f: f(x), "jvp": lambda f=f: dual.jvp(f, x, v),
                  "whole": lambda f=f: whole_array(f, x, v)}
         if f is NOT_ELEMENTWISE[1]:  # a new callable each time: probed, then the whole array
             calls["first call"] = lambda f=f: dual.jvp(functools.partial(f), x, v)
-        ratio = {}  # each against plain, in pairs: one side's memory churn changes how often
-        for side in list(calls)[1:]:  # the allocator hands the other fresh pages to fault in
+        row = {"name": name}
+        for side in list(calls)[1:]:  # each against plain, in pairs: one side's memory churn
+            # changes how often the allocator hands the other fresh pages to fault in
             times = side_by_side({"plain": calls["plain"], side: calls[side]}, repeats=repeats)
-            ratio[side] = times[side] / times["plain"]
-        memory = [peak_megabytes(calls[k]) for k in ("plain", "jvp", "whole")]
-        print(f"   {name:<40} {ratio['jvp']:5.2f}x {ratio['whole']:6.2f}x   {memory[0]:12.0f} "
-              f"{memory[1]:5.0f} {memory[2]:6.0f}   (plain {times['plain'] * 1e3:5.2f} ms)")
-        if "first call" in times:
-            print(f"   {'  its first call (probe + whole array)':<40} {ratio['first call']:5.2f}x")
+            row[side] = times[side] / times["plain"]
+            row["plain ms"] = times["plain"] * 1e3
+        for side in ("plain", "jvp"):
+            before = page_faults()
+            for _ in range(5):
+                calls[side]()
+            row[f"faults {side}"] = (page_faults() - before) / 5
+        row.update({f"MB {k}": peak_megabytes(calls[k]) for k in ("plain", "jvp", "whole")})
+        rows.append(row)
+    return rows
 
 
-def jvp_million_keeping_freed_memory() -> None:
-    """Section 2 in a child process whose allocator keeps freed memory (no page faults)."""
-    env = {**os.environ, "MALLOC_TRIM_THRESHOLD_": "1000000000",
-           "MALLOC_MMAP_THRESHOLD_": "1000000000"}
-    sys.stdout.flush()
-    subprocess.run([sys.executable, __file__, "jvp-section"], env=env, check=True)
+def jvp_million(runs: int = 3) -> None:
+    """Section 2 in fresh child processes: with the default allocator, then with glibc keeping
+    freed memory. A child's ratios depend on when glibc hands back freed memory (then the next
+    call faults its pages in again), so each regime runs ``runs`` times and prints ranges."""
+    keep = {"MALLOC_TRIM_THRESHOLD_": "1000000000", "MALLOC_MMAP_THRESHOLD_": "1000000000"}
+    for title, env in (
+            ("2. JVP on n = 10^6 points, default allocator", os.environ),
+            ("2b. The same, glibc keeping freed memory (no page faults; MALLOC_TRIM_THRESHOLD_ "
+             "and MALLOC_MMAP_THRESHOLD_ = 1e9)", {**os.environ, **keep})):
+        results = [json.loads(subprocess.run(
+            [sys.executable, __file__, "jvp-section"], env=env, check=True,
+            capture_output=True, text=True).stdout) for _ in range(runs)]
+        print(f"\n{title}: time / one plain numpy evaluation (min of 15 in each of {runs} "
+              f"fresh processes: lowest-highest)")
+        print(f"   {'':<38} {'jvp':>11} {'whole':>11}  page faults/call: plain   jvp   "
+              f"peak MB: plain jvp whole")
+
+        def span(key: str, i: int, form: str = ".2f", results: list = results) -> str:
+            values = [r[i][key] for r in results]
+            return f"{min(values):{form}}-{max(values):{form}}"
+
+        for i, row in enumerate(results[0]):
+            print(f"   {row['name']:<38} {span('jvp', i):>11} {span('whole', i):>11}  "
+                  f"{span('faults plain', i, '.0f'):>22} {span('faults jvp', i, '.0f'):>9}   "
+                  f"{row['MB plain']:9.0f} {row['MB jvp']:3.0f} {row['MB whole']:5.0f}"
+                  f"   (plain {span('plain ms', i)} ms)")
+            if "first call" in row:
+                print(f"   {'  its first call (probe + whole array)':<38} "
+                      f"{span('first call', i):>11}")
 
 
 def power_label(size: int) -> str:
@@ -201,14 +239,12 @@ def gradient_scaling(chunk: int = 8) -> None:
 
 
 def main() -> None:
-    if sys.argv[1:] == ["jvp-section"]:  # the child process of section 2b
-        jvp_million(title="2b. The same, glibc keeping freed memory (no page faults; "
-                          "MALLOC_TRIM_THRESHOLD_ and MALLOC_MMAP_THRESHOLD_ = 1e9)")
+    if sys.argv[1:] == ["jvp-section"]:  # a child process of section 2
+        print(json.dumps(jvp_million_rows()))
         return
     if sys.argv[1:] != ["jvp"]:
         scalar_derivative()
     jvp_million()
-    jvp_million_keeping_freed_memory()
     if sys.argv[1:] != ["jvp"]:
         gradient_scaling()
     block_sizes()

@@ -280,7 +280,7 @@ def test_summed_products_against_exact_sums(n, partial, lead, monkeypatch) -> No
     or three directions, against math.fsum of the exactly rounded products."""
     monkeypatch.setattr(dual, "SUMMED_ROW", SUMMED_ROW)
     rng = np.random.default_rng(n)
-    tangent = rng.standard_normal(lead + (n,))
+    tangent = rng.standard_normal((*lead, n))
     p = rng.standard_normal(n) if partial == "array" else -0.375
     got = dual._summed_products(p, tangent)
     exact, scale = fsum_rows(p * tangent)
