@@ -83,6 +83,7 @@ JVP_FUNCTIONS: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     + np.log1p(x**2),
     "sin(x)*exp(-x**2)": lambda x: np.sin(x) * np.exp(-x**2),
     "sum((x - 1)**2) (a reduction)": lambda x: np.sum((x - 1.0) ** 2),
+    "sum(sin(x)*exp(-x**2)) (a reduction)": lambda x: np.sum(np.sin(x) * np.exp(-x**2)),
     "x*x + 3*x (polynomial)": lambda x: x * x + 3.0 * x,
 }
 
@@ -159,7 +160,7 @@ def jvp_million(runs: int = 3) -> None:
             capture_output=True, text=True).stdout) for _ in range(runs)]
         print(f"\n{title}: time / one plain numpy evaluation (min of 15 in each of {runs} "
               f"fresh processes: lowest-highest)")
-        print(f"   {'':<38} {'jvp':>11} {'whole':>11}  page faults/call: plain   jvp   "
+        print(f"   {'':<40} {'jvp':>11} {'whole':>11}  page faults/call: plain   jvp   "
               f"peak MB: plain jvp whole")
 
         def span(key: str, i: int, form: str = ".2f", results: list = results) -> str:
@@ -167,12 +168,12 @@ def jvp_million(runs: int = 3) -> None:
             return f"{min(values):{form}}-{max(values):{form}}"
 
         for i, row in enumerate(results[0]):
-            print(f"   {row['name']:<38} {span('jvp', i):>11} {span('whole', i):>11}  "
+            print(f"   {row['name']:<40} {span('jvp', i):>11} {span('whole', i):>11}  "
                   f"{span('faults plain', i, '.0f'):>22} {span('faults jvp', i, '.0f'):>9}   "
                   f"{row['MB plain']:9.0f} {row['MB jvp']:3.0f} {row['MB whole']:5.0f}"
                   f"   (plain {span('plain ms', i)} ms)")
             if "first call" in row:
-                print(f"   {'  its first call (probe + whole array)':<38} "
+                print(f"   {'  its first call (probe + whole array)':<40} "
                       f"{span('first call', i):>11}")
 
 
