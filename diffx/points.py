@@ -50,7 +50,7 @@ from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
-           "value_decides"]
+           "kink_arguments", "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -96,6 +96,10 @@ def _integer_exponent(node: Apply) -> bool:
 
 # what a callable was found to use, by callable (a new Function wraps it on every API call)
 _CALLABLES_RESTRICTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+# whether a callable applies a kink operation (see kink_arguments), by callable
+_CALLABLES_WITH_KINKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # callables whose outputs were TensorFlow tensors (see value_decides)
@@ -227,6 +231,54 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
             edges.append(_describe(node.op.name, x, f"the edge of its domain {domain.values}"))
     _remember(fn, restricted)
     return outside, edges, kinks
+
+
+def kink_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
+    """The argument of each kink operation (abs, relu, sign, heaviside: rows with a kink at 0)
+    that f applies at ``point``, in the order it applies them; None when f has none, cannot be
+    recorded or applies them to arrays. Finite differences use it to keep their stencils on
+    one side of every kink (diffx.engines.numeric)."""
+    if not _may_have_kinks(fn) or (fn.tree is None and point.size > MAX_RECORDED_INPUTS):
+        return None
+    key = point.tobytes()  # the point itself comes back for every direction of a gradient
+    known = fn.__dict__.setdefault("_kink_arguments", {})
+    if key in known:
+        return known[key]
+    if len(known) > 16:
+        known.clear()
+    from diffx.trace import primal, record  # lazy: diffx.trace imports the engines
+
+    try:
+        with np.errstate(all="ignore"):
+            tape = record(fn, [float(v) for v in point])
+        arguments = [float(np.real(primal(node.args[0]))) for node in tape.nodes[tape.n_inputs:]
+                     if node.op.domain.kinks]
+    except Exception:  # a callable that only TensorFlow can run, or one branching on values
+        arguments = []
+    if fn.tree is None:
+        with contextlib.suppress(TypeError):
+            _CALLABLES_WITH_KINKS[fn.func] = bool(arguments)
+    found = known[key] = np.array(arguments) if arguments else None
+    return found
+
+
+def _may_have_kinks(fn: Function) -> bool:
+    if fn.tree is not None:
+        cached = fn.__dict__.get("_kinks")
+        if cached is None:
+            cached = fn.__dict__["_kinks"] = any(map(_kinked_tree, fn.tree))
+        return cached
+    if not _may_be_restricted(fn):  # (kink rows are restricted rows)
+        return False
+    try:
+        return _CALLABLES_WITH_KINKS.get(fn.func, True)
+    except TypeError:  # not weakly referenceable
+        return True
+
+
+def _kinked_tree(node: Any) -> bool:
+    return isinstance(node, Apply) and (bool(node.op.domain.kinks)
+                                        or any(map(_kinked_tree, node.args)))
 
 
 def check_point(fn: Function, point: np.ndarray) -> PointCheck:

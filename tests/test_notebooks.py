@@ -227,15 +227,13 @@ if __name__ == "__main__":
 # --------------------------------------------------------------------------------------------
 # Found while writing the notebooks (02_finite_differences, "Kinks")
 # --------------------------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="finite-difference error estimates miss a kink inside the "
-                   "stencil: step doubling compares D(h) with D(2h), which straddle the kink alike")
 @pytest.mark.parametrize("method", ["central", "richardson"])
 def test_error_estimate_covers_the_error_next_to_a_kink(method: str) -> None:
     """abs(x) at x = 1e-9 has derivative exactly 1, but every stencil wider than 1e-9 straddles
-    the kink at 0 and returns about x/h. diffx returns central ≈ 0.17 with an error estimate of
-    0.03, and richardson ≈ 2e-7 with an estimate of 1e-7: the estimate claims several correct
-    digits where there are none. (No NonDifferentiableWarning either: the point is not on the
-    kink.) An honest estimate would be at least the true error."""
+    the kink at 0 and returns about x/h. diffx returned central ≈ 0.17 with an error estimate
+    of 0.03, and richardson ≈ 2e-7 with an estimate of 1e-7 (a strict xfail until the steps
+    were kept clear of kinks: diffx.engines.numeric._clear_of_kinks). An honest estimate is at
+    least the true error."""
     import warnings
 
     import diffx

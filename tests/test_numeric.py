@@ -553,3 +553,55 @@ def test_parsed_functions_get_their_stencil_points_in_one_vectorised_call(monkey
     batched = [s for s in shapes if len(s) == 2]
     assert batched and all(s[0] == 2 for s in batched)  # (n, points) arrays
     assert len(shapes) < estimate.evaluations  # fewer calls of f than points evaluated
+
+
+# --------------------------------------------------------------------------------------------
+# Near a kink: the stencil stays on one side of it
+# --------------------------------------------------------------------------------------------
+# (f, x, exact f'(x)): a kink of abs, relu, sign or heaviside closer to x than the model step
+NEAR_KINKS = [
+    ("abs(x)", 1e-9, 1.0),                      # the strict xfail of notebooks/02 "Kinks"
+    ("abs(x)", -3e-7, -1.0),
+    ("relu(x - 1)", 1.0 + 4e-9, 1.0),
+    ("relu(x - 1)", 1.0 - 4e-9, 0.0),
+    ("abs(x - 1)*sin(x)", 1.0 + 1e-7, math.sin(1.0 + 1e-7) + 1e-7 * math.cos(1.0 + 1e-7)),
+    ("sign(x)*x**2 + heaviside(x - 2e-8)*x", 1e-8, 2e-8),
+]
+
+
+@pytest.mark.parametrize("method", ["central", "forward", "backward", "richardson"])
+@pytest.mark.parametrize(("f", "x", "exact"), NEAR_KINKS,
+                         ids=[f"{c[0]}@{c[1]:g}" for c in NEAR_KINKS])
+def test_near_a_kink_the_stencil_stays_on_one_side(method: str, f: str, x: float,
+                                                   exact: float) -> None:
+    """f is differentiable at x, but the model step (~1e-5 for central, 1e-2 for Richardson's
+    first row) reaches past the kink. Every step then straddles it alike, so step doubling
+    saw no error. Now h shrinks until the stencil is clear, and the result is f′ to rounding
+    at that step: the error estimate covers the true error, which is within 1e-6 relative
+    (the smallest steps here, ~1e-10, make rounding ε·|f|/h of that order at most)."""
+    estimate = diffx.derivative(f, x, method, full_output=True)
+    error = abs(estimate.value - exact)
+    assert error <= estimate.error + 4 * EPS * abs(exact), (estimate, exact)
+    assert error <= 1e-6 * max(abs(exact), 1.0)
+
+
+def test_a_gradient_and_a_hessian_next_to_kinks() -> None:
+    """F(x, y) = |x|·y + relu(y − 1e-8)·x at (1e-9, 0): ∇F = (sign(x)·y + relu(y−1e-8),
+    |x| + H(y−1e-8)·x) = (0, 1e-9); the Hessian [[0, 1], [1, 0]] (∂²/∂x∂y of |x|y is sign x)."""
+    f = "abs(x)*y + relu(y - 1e-8)*x"
+    g = diffx.gradient(f, [1e-9, 0.0], "central", full_output=True)
+    assert np.all(np.abs(g.value - [0.0, 1e-9]) <= g.error + 1e-20)
+    h = diffx.hessian(f, [1e-9, 0.0], "central", full_output=True)
+    assert np.all(np.abs(h.value - [[0.0, 1.0], [1.0, 0.0]]) <= h.error + 1e-9)
+
+
+def test_a_callable_with_numpy_abs_is_kept_off_its_kink() -> None:
+    estimate = diffx.derivative(lambda x: np.abs(x) * 3.0, 2e-9, "central", full_output=True)
+    assert abs(estimate.value - 3.0) <= estimate.error + 4 * EPS * 3.0
+
+
+def test_a_step_given_by_the_user_is_kept_even_across_a_kink() -> None:
+    """step= is the user's: the quotient across the kink, (|x+h| − |x−h|)/2h = x/h, as asked."""
+    estimate = diffx.derivative("abs(x)", 1e-9, "central", step=1e-6, full_output=True)
+    assert estimate.step == 1e-6 and abs(estimate.value - 1e-3) <= 1e-12
+

@@ -9,6 +9,7 @@ point: DomainError before anything runs.
 
 from __future__ import annotations
 
+import importlib
 import math
 import warnings
 
@@ -18,8 +19,8 @@ import pytest
 import diffx
 from diffx.engines import FAMILIES
 from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning, UnsupportedError
-from diffx.functions import parse
-from diffx.points import check_point
+from diffx.functions import as_function, parse
+from diffx.points import check_point, kink_arguments
 
 EXACT = [m for m in diffx.METHODS if FAMILIES[m] != "numeric"]
 
@@ -229,3 +230,53 @@ def test_all_finite_reads_every_element_even_when_the_sum_overflows() -> None:
         assert not all_finite(np.array([1.0, np.nan, 2.0]))
         assert all_finite(2.0) and all_finite(np.zeros((2, 3)))
         assert not all_finite(np.full((2, 3), -np.inf))
+
+
+# --------------------------------------------------------------------------------------------
+# kink_arguments: what finite differences keep their stencils clear of
+# --------------------------------------------------------------------------------------------
+@pytest.fixture
+def recordings(monkeypatch) -> list:
+    """The recordings of f made while a test runs (diffx.trace.record)."""
+    trace_module = importlib.import_module("diffx.trace")  # (diffx.trace is also a function)
+    calls: list = []
+    original = trace_module.record
+    monkeypatch.setattr(trace_module, "record", lambda fn, x: calls.append(x) or original(fn, x))
+    return calls
+
+
+def test_kink_arguments_in_the_order_f_applies_them(recordings) -> None:
+    """abs(x − 1)·relu(y) + sign(x·y) at (0.5, 3): arguments −0.5, 3, 1.5."""
+    found = kink_arguments(parse("abs(x - 1)*relu(y) + sign(x*y)"), np.array([0.5, 3.0]))
+    assert found.tolist() == [-0.5, 3.0, 1.5] and len(recordings) == 1
+
+
+def test_functions_without_kinks_are_not_recorded(recordings) -> None:
+    assert kink_arguments(parse("log(x)*sin(x)"), np.array([1.5])) is None
+    assert recordings == []  # parsed: known from the tree
+
+
+def test_a_callable_without_kinks_is_recorded_once(recordings) -> None:
+    def f(x):
+        return np.sqrt(x) * 2.0  # restricted (sqrt), but no kink
+
+    for _ in range(3):  # a new Function wraps the callable on every call, as the API does
+        assert kink_arguments(as_function(f), np.array([2.0])) is None
+    assert len(recordings) == 1
+
+
+def test_a_branching_callable_is_recorded_along_the_branch_taken() -> None:
+    """A recording follows the branch the point takes; at a point on another branch the list
+    differs, and numeric's stencils then compare nothing (tests/test_numeric.py)."""
+    def branching(x):
+        return np.abs(x - 1.0) if x > 0 else 2.0 * np.abs(x) + np.abs(x + 1.0)
+
+    assert kink_arguments(as_function(branching), np.array([2.0])).tolist() == [1.0]
+    assert kink_arguments(as_function(branching), np.array([-2.0])).tolist() == [-2.0, -1.0]
+
+
+def test_a_callable_that_cannot_be_recorded_has_no_kinks_to_report() -> None:
+    def opaque(x):
+        return float(np.abs(x))  # float() of a recorded value: recording refuses
+
+    assert kink_arguments(as_function(opaque), np.array([2.0])) is None
