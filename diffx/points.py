@@ -41,6 +41,7 @@ from __future__ import annotations
 import contextlib
 import math
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -106,16 +107,23 @@ _CALLABLES_WITH_KINKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _TENSORFLOW_CALLABLES: weakref.WeakSet = weakref.WeakSet()
 
 
-def _may_be_restricted(fn: Function) -> bool:
+def _may_use(fn: Function, attribute: str, in_tree: Callable[[Any], bool],
+             learnt: weakref.WeakKeyDictionary) -> bool:
+    """Can f apply such operations? A parsed f: ``in_tree`` of its tree, once (kept on f as
+    ``attribute``); a callable: what its first recording showed (``learnt``), True until then."""
     if fn.tree is not None:
-        cached = fn.__dict__.get("_restricted")
+        cached = fn.__dict__.get(attribute)
         if cached is None:
-            cached = fn.__dict__["_restricted"] = any(map(_restricted_tree, fn.tree))
+            cached = fn.__dict__[attribute] = any(map(in_tree, fn.tree))
         return cached
-    try:  # a callable: learnt at its first recording
-        return _CALLABLES_RESTRICTED.get(fn.func, True)
+    try:
+        return learnt.get(fn.func, True)
     except TypeError:  # not weakly referenceable
         return True
+
+
+def _may_be_restricted(fn: Function) -> bool:
+    return _may_use(fn, "_restricted", _restricted_tree, _CALLABLES_RESTRICTED)
 
 
 def _remember(fn: Function, restricted: bool) -> None:
@@ -263,17 +271,8 @@ def kink_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
 
 
 def _may_have_kinks(fn: Function) -> bool:
-    if fn.tree is not None:
-        cached = fn.__dict__.get("_kinks")
-        if cached is None:
-            cached = fn.__dict__["_kinks"] = any(map(_kinked_tree, fn.tree))
-        return cached
-    if not _may_be_restricted(fn):  # (kink rows are restricted rows)
-        return False
-    try:
-        return _CALLABLES_WITH_KINKS.get(fn.func, True)
-    except TypeError:  # not weakly referenceable
-        return True
+    return _may_be_restricted(fn) and (  # (kink rows are restricted rows)
+        _may_use(fn, "_kinks", _kinked_tree, _CALLABLES_WITH_KINKS))
 
 
 def _kinked_tree(node: Any) -> bool:
