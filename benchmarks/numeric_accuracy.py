@@ -10,7 +10,8 @@ Run: ``python benchmarks/numeric_accuracy.py`` (needs the ``bench`` extra for th
    settings): median relative error, median evaluations, NaN count, per function set;
 3. automatic step vs the best step of a sweep (1e-16 … 1, 8 per decade): the fraction of
    functions where the automatic step's error is within 10× of the sweep's best;
-4. error-estimate coverage: the fraction of functions where ``Estimate.error`` ≥ the true error.
+4. error-estimate coverage: the fraction of functions where ``Estimate.error`` ≥ the true error;
+5. what the kink check costs where it finds nothing: time with it / without it.
 
 Correct digits are −log10(relative error), clipped to [0, 16]. Every error is against
 :mod:`diffx.reference`. Benchmarks are not tests: nothing here asserts.
@@ -18,6 +19,7 @@ Correct digits are −log10(relative error), clipped to [0, 16]. Every error is 
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
 import sys
@@ -293,10 +295,54 @@ def table_estimates(sets: dict[str, list[Case]]) -> None:
         print(f"{label:<18}" + "".join(f"{c:>16}" for c in cells) + "   " + ", ".join(misses))
 
 
+# functions with kinks, at points whose stencils are clear of them (the check finds nothing)
+KINKED = (("abs(x - 1)*sin(x)", "abs(x - 1)*sin(x)", (3.0,)),
+          ("relu(x)*exp(-x) + abs(x + 2)", "relu(x)*exp(-x) + abs(x + 2)", (0.5,)),
+          ("abs(x - 1)*sin(y) + relu(y)*x", "abs(x - 1)*sin(y) + relu(y)*x", (3.0, 2.0)),
+          ("callable: np.abs(x - 1)*np.sin(x)", lambda x: np.abs(x - 1.0) * np.sin(x), (3.0,)))
+
+
+def table_kink_check(sets: dict[str, list[Case]]) -> None:
+    """What keeping the stencils clear of kinks costs where there is none to clear: time with
+    the check / time with it switched off, medians measured side by side. Each call is at a
+    new point (an optimiser's path), so nothing recorded is reused."""
+    from timing import side_by_side_medians  # benchmarks/timing.py, next to this script
+
+    from diffx.engines import numeric
+
+    print("\n5. The kink check's cost (kink arguments at x and at the stencil's ends: parsed f "
+          "evaluates them, a callable is recorded; a new point each call): time with it / "
+          "without it")
+    print(f"{'function':<34}{'central':>10}{'richardson':>12}")
+    check = numeric.kink_arguments
+    for label, f, point in KINKED:
+        fn, ratios = parse(f) if isinstance(f, str) else f, []
+        for method in ("central", "richardson"):
+            moves = itertools.count()
+
+            def run(fn=fn, method=method, point=point, moves=moves):
+                at = np.array(point) + 1e-6 * next(moves)
+                return diffx.gradient(fn, at, method) if len(at) > 1 else \
+                    diffx.derivative(fn, float(at[0]), method)
+
+            def unchecked(run=run):
+                numeric.kink_arguments = lambda fn, x: None
+                try:
+                    return run()
+                finally:
+                    numeric.kink_arguments = check
+
+            times = side_by_side_medians({"with": run, "without": unchecked}, rounds=30)
+            ratios.append(times["with"] / times["without"])
+        print(f"{label:<34}" + "".join(f"{r:>10.2f}x" if i == 0 else f"{r:>11.2f}x"
+                                        for i, r in enumerate(ratios)))
+
+
 def main(argv: list[str]) -> None:
     sets = {"catalogue": _cases("catalogue"), "held-out": _cases("held-out")}
     tables = {"digits": table_digits, "compare": table_comparison,
-              "auto": table_auto_step, "estimates": table_estimates}
+              "auto": table_auto_step, "estimates": table_estimates,
+              "kinks": table_kink_check}
     for name in argv or list(tables):
         tables[name](sets)
 

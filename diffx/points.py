@@ -41,7 +41,7 @@ from __future__ import annotations
 import contextlib
 import math
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,10 +245,20 @@ def kink_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
     """The argument of each kink operation (abs, relu, sign, heaviside: rows with a kink at 0)
     that f applies at ``point``, in the order it applies them; None when f has none, cannot be
     recorded or applies them to arrays. Finite differences use it to keep their stencils on
-    one side of every kink (diffx.engines.numeric)."""
+    one side of every kink (diffx.engines.numeric). A parsed f evaluates just those arguments
+    (a function made from its tree, once); a callable is recorded, and the point's answer
+    kept (it comes back for every direction of a gradient)."""
     if not _may_have_kinks(fn) or (fn.tree is None and point.size > MAX_RECORDED_INPUTS):
         return None
-    key = point.tobytes()  # the point itself comes back for every direction of a gradient
+    if fn.tree is not None:
+        arguments = fn.__dict__.get("_kink_arguments")
+        if arguments is None:
+            arguments = fn.__dict__["_kink_arguments"] = Function(
+                tree=[node.args[0] for root in fn.tree for node in _kink_nodes(root)],
+                vector_output=True, variables=fn.variables)
+        with np.errstate(all="ignore"):
+            return arguments.numpy_call(np.asarray(point, dtype=float))
+    key = point.tobytes()
     known = fn.__dict__.setdefault("_kink_arguments", {})
     if key in known:
         return known[key]
@@ -259,15 +269,23 @@ def kink_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
     try:
         with np.errstate(all="ignore"):
             tape = record(fn, [float(v) for v in point])
-        arguments = [float(np.real(primal(node.args[0]))) for node in tape.nodes[tape.n_inputs:]
-                     if node.op.domain.kinks]
+        found = [float(np.real(primal(node.args[0]))) for node in tape.nodes[tape.n_inputs:]
+                 if node.op.domain.kinks]
     except Exception:  # a callable that only TensorFlow can run, or one branching on values
-        arguments = []
-    if fn.tree is None:
-        with contextlib.suppress(TypeError):
-            _CALLABLES_WITH_KINKS[fn.func] = bool(arguments)
-    found = known[key] = np.array(arguments) if arguments else None
-    return found
+        found = []
+    with contextlib.suppress(TypeError):
+        _CALLABLES_WITH_KINKS[fn.func] = bool(found)
+    known[key] = np.array(found) if found else None
+    return known[key]
+
+
+def _kink_nodes(node: Any) -> Iterator[Apply]:
+    """The kink operations of a parsed tree, in the order f applies them (arguments first)."""
+    if isinstance(node, Apply):
+        for arg in node.args:
+            yield from _kink_nodes(arg)
+        if node.op.domain.kinks:
+            yield node
 
 
 def _may_have_kinks(fn: Function) -> bool:
@@ -276,8 +294,7 @@ def _may_have_kinks(fn: Function) -> bool:
 
 
 def _kinked_tree(node: Any) -> bool:
-    return isinstance(node, Apply) and (bool(node.op.domain.kinks)
-                                        or any(map(_kinked_tree, node.args)))
+    return next(_kink_nodes(node), None) is not None
 
 
 def check_point(fn: Function, point: np.ndarray) -> PointCheck:

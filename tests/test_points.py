@@ -246,9 +246,16 @@ def recordings(monkeypatch) -> list:
 
 
 def test_kink_arguments_in_the_order_f_applies_them(recordings) -> None:
-    """abs(x − 1)·relu(y) + sign(x·y) at (0.5, 3): arguments −0.5, 3, 1.5."""
+    """abs(x − 1)·relu(y) + sign(x·y) at (0.5, 3): arguments −0.5, 3, 1.5 — parsed (from its
+    tree, nothing recorded) and as a callable (recorded once)."""
     found = kink_arguments(parse("abs(x - 1)*relu(y) + sign(x*y)"), np.array([0.5, 3.0]))
-    assert found.tolist() == [-0.5, 3.0, 1.5] and len(recordings) == 1
+    assert found.tolist() == [-0.5, 3.0, 1.5] and recordings == []
+
+    def f(v):
+        return np.abs(v[0] - 1.0) * diffx.relu(v[1]) + np.sign(v[0] * v[1])
+
+    assert kink_arguments(as_function(f), np.array([0.5, 3.0])).tolist() == [-0.5, 3.0, 1.5]
+    assert len(recordings) == 1
 
 
 def test_functions_without_kinks_are_not_recorded(recordings) -> None:
