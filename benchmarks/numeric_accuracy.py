@@ -11,7 +11,7 @@ Run: ``python benchmarks/numeric_accuracy.py`` (needs the ``bench`` extra for th
 3. automatic step vs the best step of a sweep (1e-16 … 1, 8 per decade): the fraction of
    functions where the automatic step's error is within 10× of the sweep's best;
 4. error-estimate coverage: the fraction of functions where ``Estimate.error`` ≥ the true error;
-5. what the kink check costs where it finds nothing: time with it / without it.
+5. what the kink and pole check costs where it finds nothing: time with it / without it.
 
 Correct digits are −log10(relative error), clipped to [0, 16]. Every error is against
 :mod:`diffx.reference`. Benchmarks are not tests: nothing here asserts.
@@ -295,26 +295,28 @@ def table_estimates(sets: dict[str, list[Case]]) -> None:
         print(f"{label:<18}" + "".join(f"{c:>16}" for c in cells) + "   " + ", ".join(misses))
 
 
-# functions with kinks, at points whose stencils are clear of them (the check finds nothing)
+# functions with kinks or poles, at points whose stencils are clear of them (the check finds
+# nothing)
 KINKED = (("abs(x - 1)*sin(x)", "abs(x - 1)*sin(x)", (3.0,)),
+          ("x/(1 + x**2) + tan(x)", "x/(1 + x**2) + tan(x)", (0.7,)),
           ("relu(x)*exp(-x) + abs(x + 2)", "relu(x)*exp(-x) + abs(x + 2)", (0.5,)),
           ("abs(x - 1)*sin(y) + relu(y)*x", "abs(x - 1)*sin(y) + relu(y)*x", (3.0, 2.0)),
           ("callable: np.abs(x - 1)*np.sin(x)", lambda x: np.abs(x - 1.0) * np.sin(x), (3.0,)))
 
 
 def table_kink_check(sets: dict[str, list[Case]]) -> None:
-    """What keeping the stencils clear of kinks costs where there is none to clear: time with
-    the check / time with it switched off, medians measured side by side. Each call is at a
-    new point (an optimiser's path), so nothing recorded is reused."""
+    """What keeping the stencils clear of kinks and poles costs where there is none to clear:
+    time with the check / time with it switched off, medians measured side by side. Each call
+    is at a new point (an optimiser's path), so nothing recorded is reused."""
     from timing import side_by_side_medians  # benchmarks/timing.py, next to this script
 
     from diffx.engines import numeric
 
-    print("\n5. The kink check's cost (kink arguments at x and at the stencil's ends: parsed f "
-          "evaluates them, a callable is recorded; a new point each call): time with it / "
-          "without it")
+    print("\n5. The kink and pole check's cost (singular arguments at x and at the stencil's "
+          "ends: parsed f evaluates them, a callable is recorded; a new point each call): "
+          "time with it / without it")
     print(f"{'function':<34}{'central':>10}{'richardson':>12}")
-    check = numeric.kink_arguments
+    check = numeric.singular_arguments
     for label, f, point in KINKED:
         fn, ratios = parse(f) if isinstance(f, str) else f, []
         for method in ("central", "richardson"):
@@ -326,11 +328,11 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
                     diffx.derivative(fn, float(at[0]), method)
 
             def unchecked(run=run):
-                numeric.kink_arguments = lambda fn, x: None
+                numeric.singular_arguments = lambda fn, x: None
                 try:
                     return run()
                 finally:
-                    numeric.kink_arguments = check
+                    numeric.singular_arguments = check
 
             times = side_by_side_medians({"with": run, "without": unchecked}, rounds=30)
             ratios.append(times["with"] / times["without"])

@@ -51,7 +51,7 @@ from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
-           "kink_arguments", "value_decides"]
+           "singular_arguments", "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -99,31 +99,24 @@ def _integer_exponent(node: Apply) -> bool:
 _CALLABLES_RESTRICTED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-# whether a callable applies a kink operation (see kink_arguments), by callable
-_CALLABLES_WITH_KINKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# whether a callable applies an operation with a kink or a pole (see singular_arguments)
+_CALLABLES_SINGULAR: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # callables whose outputs were TensorFlow tensors (see value_decides)
 _TENSORFLOW_CALLABLES: weakref.WeakSet = weakref.WeakSet()
 
 
-def _may_use(fn: Function, attribute: str, in_tree: Callable[[Any], bool],
-             learnt: weakref.WeakKeyDictionary) -> bool:
-    """Can f apply such operations? A parsed f: ``in_tree`` of its tree, once (kept on f as
-    ``attribute``); a callable: what its first recording showed (``learnt``), True until then."""
+def _may_be_restricted(fn: Function) -> bool:
     if fn.tree is not None:
-        cached = fn.__dict__.get(attribute)
+        cached = fn.__dict__.get("_restricted")
         if cached is None:
-            cached = fn.__dict__[attribute] = any(map(in_tree, fn.tree))
+            cached = fn.__dict__["_restricted"] = any(map(_restricted_tree, fn.tree))
         return cached
-    try:
-        return learnt.get(fn.func, True)
+    try:  # a callable: learnt at its first recording
+        return _CALLABLES_RESTRICTED.get(fn.func, True)
     except TypeError:  # not weakly referenceable
         return True
-
-
-def _may_be_restricted(fn: Function) -> bool:
-    return _may_use(fn, "_restricted", _restricted_tree, _CALLABLES_RESTRICTED)
 
 
 def _remember(fn: Function, restricted: bool) -> None:
@@ -241,60 +234,91 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
     return outside, edges, kinks
 
 
-def kink_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
-    """The argument of each kink operation (abs, relu, sign, heaviside: rows with a kink at 0)
-    that f applies at ``point``, in the order it applies them; None when f has none, cannot be
-    recorded or applies them to arrays. Finite differences use it to keep their stencils on
-    one side of every kink (diffx.engines.numeric). A parsed f evaluates just those arguments
-    (a function made from its tree, once); a callable is recorded, and the point's answer
-    kept (it comes back for every direction of a gradient)."""
-    if not _may_have_kinks(fn) or (fn.tree is None and point.size > MAX_RECORDED_INPUTS):
+# Where an operation has a kink or a pole, as a sign change of one argument (after a transform):
+# the kink rows at 0 (abs, relu, sign, heaviside), a denominator, the base of a power whose
+# exponent is not a constant non-negative integer (x**-1, x**0.5), and cos of tan's argument.
+_SINGULAR: dict[E.Elementary, tuple[int, Callable | None]] = {
+    **{row: (0, None) for row in E.ELEMENTARY.values() if row.domain.kinks},
+    E.divide: (1, None), E.power: (0, None), E.tan: (0, np.cos)}
+
+
+def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
+    """Values whose signs change where f has a kink or a pole, at ``point``, one per such
+    operation in the order f applies them (see _SINGULAR; a constant denominator or a constant
+    non-negative integer power is neither); None when f has none, cannot be recorded or
+    applies them to arrays. Finite differences keep their stencils on one side of each
+    (diffx.engines.numeric). A parsed f evaluates just those arguments (a function made from
+    its tree, once); a callable is recorded, and the point's answer kept (it comes back for
+    every direction of a gradient)."""
+    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
         return None
     if fn.tree is not None:
-        arguments = fn.__dict__.get("_kink_arguments")
-        if arguments is None:
-            arguments = fn.__dict__["_kink_arguments"] = Function(
-                tree=[node.args[0] for root in fn.tree for node in _kink_nodes(root)],
-                vector_output=True, variables=fn.variables)
+        made = fn.__dict__.get("_singular")
+        if made is None:
+            nodes = [node for root in fn.tree for node in _singular_nodes(root)]
+            made = fn.__dict__["_singular"] = (Function(
+                tree=[node.args[_SINGULAR[node.op][0]] for node in nodes], vector_output=True,
+                variables=fn.variables), [_SINGULAR[node.op][1] for node in nodes]) \
+                if nodes else ()
+        if not made:
+            return None
+        arguments, transforms = made
         with np.errstate(all="ignore"):
-            return arguments.numpy_call(np.asarray(point, dtype=float))
+            values = arguments.numpy_call(np.asarray(point, dtype=float))
+            return np.array([t(v) if t else v for t, v in zip(transforms, values)])
+    try:
+        if not _CALLABLES_SINGULAR.get(fn.func, True):
+            return None
+    except TypeError:  # not weakly referenceable: recorded at every point
+        pass
     key = point.tobytes()
-    known = fn.__dict__.setdefault("_kink_arguments", {})
-    if key in known:
-        return known[key]
-    if len(known) > 16:
-        known.clear()
-    from diffx.trace import primal, record  # lazy: diffx.trace imports the engines
+    known = fn.__dict__.setdefault("_singular", {})
+    if key not in known:
+        if len(known) > 16:
+            known.clear()
+        found = _recorded_singular_arguments(fn, point)
+        with contextlib.suppress(TypeError):
+            _CALLABLES_SINGULAR[fn.func] = bool(found)
+        known[key] = np.array(found) if found else None
+    return known[key]
+
+
+def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]:
+    from diffx.trace import Node, primal, record  # lazy: diffx.trace imports the engines
 
     try:
         with np.errstate(all="ignore"):
             tape = record(fn, [float(v) for v in point])
-        found = [float(np.real(primal(node.args[0]))) for node in tape.nodes[tape.n_inputs:]
-                 if node.op.domain.kinks]
-    except Exception:  # a callable that only TensorFlow can run, or one branching on values
-        found = []
-    with contextlib.suppress(TypeError):
-        _CALLABLES_WITH_KINKS[fn.func] = bool(found)
-    known[key] = np.array(found) if found else None
-    return known[key]
+            found = []
+            for node in tape.nodes[tape.n_inputs:]:
+                if node.op not in _SINGULAR or (node.op is E.divide and not isinstance(
+                        node.args[1], Node)) or (node.op is E.power and _whole_power(
+                        primal(node.args[1]))):
+                    continue
+                index, transform = _SINGULAR[node.op]
+                value = float(np.real(primal(node.args[index])))
+                found.append(transform(value) if transform else value)
+            return found
+    except Exception:  # a callable that only TensorFlow can run, or one using arrays
+        return []
 
 
-def _kink_nodes(node: Any) -> Iterator[Apply]:
-    """The kink operations of a parsed tree, in the order f applies them (arguments first)."""
+def _whole_power(exponent: Any) -> bool:
+    """A constant non-negative integer exponent: x**k is smooth everywhere."""
+    return not isinstance(exponent, Apply) and not hasattr(exponent, "tape") and float(
+        np.real(exponent)).is_integer() and np.real(exponent) >= 0
+
+
+def _singular_nodes(node: Any) -> Iterator[Apply]:
+    """The operations of a parsed tree that have a kink or a pole somewhere (see _SINGULAR), in
+    the order f applies them (arguments first)."""
     if isinstance(node, Apply):
         for arg in node.args:
-            yield from _kink_nodes(arg)
-        if node.op.domain.kinks:
+            yield from _singular_nodes(arg)
+        if node.op in _SINGULAR and not (
+                (node.op is E.divide and _constant(node.args[1]))
+                or (node.op is E.power and _integer_exponent(node))):
             yield node
-
-
-def _may_have_kinks(fn: Function) -> bool:
-    return _may_be_restricted(fn) and (  # (kink rows are restricted rows)
-        _may_use(fn, "_kinks", _kinked_tree, _CALLABLES_WITH_KINKS))
-
-
-def _kinked_tree(node: Any) -> bool:
-    return next(_kink_nodes(node), None) is not None
 
 
 def check_point(fn: Function, point: np.ndarray) -> PointCheck:

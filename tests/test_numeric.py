@@ -556,29 +556,34 @@ def test_parsed_functions_get_their_stencil_points_in_one_vectorised_call(monkey
 
 
 # --------------------------------------------------------------------------------------------
-# Near a kink: the stencil stays on one side of it
+# Near a kink or a pole: the stencil stays on one side of it
 # --------------------------------------------------------------------------------------------
-# (f, x, exact f'(x)): a kink of abs, relu, sign or heaviside closer to x than the model step
-NEAR_KINKS = [
+# (f, x, exact f'(x)): a kink of abs, relu, sign or heaviside, or a pole, closer to x than the
+# model step (central ~1e-5·max(|x|, 1); Richardson's first row 1.2e-2·max(|x|, 1))
+NEAR_SINGULARITIES = [
     ("abs(x)", 1e-9, 1.0),                      # the strict xfail of notebooks/02 "Kinks"
     ("abs(x)", -3e-7, -1.0),
     ("relu(x - 1)", 1.0 + 4e-9, 1.0),
     ("relu(x - 1)", 1.0 - 4e-9, 0.0),
     ("abs(x - 1)*sin(x)", 1.0 + 1e-7, math.sin(1.0 + 1e-7) + 1e-7 * math.cos(1.0 + 1e-7)),
     ("sign(x)*x**2 + heaviside(x - 2e-8)*x", 1e-8, 2e-8),
+    ("1/x", 1e-3, -1e6),                        # Richardson gave +3.7e4 (its first step 0.012)
+    ("x**-2", -2e-3, 2.0 / 2e-3**3),
+    ("1/(x - 1) + x", 1.0001, 1.0 - 1e8),
+    ("tan(x)", 1.565, 1.0 / math.cos(1.565) ** 2),  # π/2 − 1.565 = 5.8e-3
 ]
 
 
 @pytest.mark.parametrize("method", ["central", "forward", "backward", "richardson"])
-@pytest.mark.parametrize(("f", "x", "exact"), NEAR_KINKS,
-                         ids=[f"{c[0]}@{c[1]:g}" for c in NEAR_KINKS])
-def test_near_a_kink_the_stencil_stays_on_one_side(method: str, f: str, x: float,
-                                                   exact: float) -> None:
-    """f is differentiable at x, but the model step (~1e-5 for central, 1e-2 for Richardson's
-    first row) reaches past the kink. Every step then straddles it alike, so step doubling
-    saw no error. Now h shrinks until the stencil is clear, and the result is f′ to rounding
-    at that step: the error estimate covers the true error, which is within 1e-6 relative
-    (the smallest steps here, ~1e-10, make rounding ε·|f|/h of that order at most)."""
+@pytest.mark.parametrize(("f", "x", "exact"), NEAR_SINGULARITIES,
+                         ids=[f"{c[0]}@{c[1]:g}" for c in NEAR_SINGULARITIES])
+def test_near_a_kink_or_a_pole_the_stencil_stays_on_one_side(method: str, f: str, x: float,
+                                                             exact: float) -> None:
+    """f is differentiable at x, but the model step reaches past a kink or a pole. Every step
+    then straddles it alike, so step doubling saw no error. Now h shrinks until the stencil is
+    clear, and the error estimate covers the true error, which is within 1e-6 relative (the
+    smallest steps here, ~1e-10, make rounding ε·|f|/h of that order at most; near a pole the
+    truncation |f‴|h² is balanced against it)."""
     estimate = diffx.derivative(f, x, method, full_output=True)
     error = abs(estimate.value - exact)
     assert error <= estimate.error + 4 * EPS * abs(exact), (estimate, exact)
@@ -605,3 +610,9 @@ def test_a_step_given_by_the_user_is_kept_even_across_a_kink() -> None:
     estimate = diffx.derivative("abs(x)", 1e-9, "central", step=1e-6, full_output=True)
     assert estimate.step == 1e-6 and abs(estimate.value - 1e-3) <= 1e-12
 
+
+
+def test_a_callable_near_a_pole_by_richardson() -> None:
+    """1/x at 1e-3 as a numpy callable (recorded to find its denominator): f′ = −1e6."""
+    estimate = diffx.derivative(lambda x: 1.0 / x, 1e-3, "richardson", full_output=True)
+    assert abs(estimate.value + 1e6) <= estimate.error and estimate.error <= 1e-5

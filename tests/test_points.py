@@ -20,7 +20,7 @@ import diffx
 from diffx.engines import FAMILIES
 from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning, UnsupportedError
 from diffx.functions import as_function, parse
-from diffx.points import check_point, kink_arguments
+from diffx.points import check_point, singular_arguments
 
 EXACT = [m for m in diffx.METHODS if FAMILIES[m] != "numeric"]
 
@@ -233,7 +233,7 @@ def test_all_finite_reads_every_element_even_when_the_sum_overflows() -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# kink_arguments: what finite differences keep their stencils clear of
+# singular_arguments: what finite differences keep their stencils clear of
 # --------------------------------------------------------------------------------------------
 @pytest.fixture
 def recordings(monkeypatch) -> list:
@@ -245,30 +245,38 @@ def recordings(monkeypatch) -> list:
     return calls
 
 
-def test_kink_arguments_in_the_order_f_applies_them(recordings) -> None:
-    """abs(x − 1)·relu(y) + sign(x·y) at (0.5, 3): arguments −0.5, 3, 1.5 — parsed (from its
-    tree, nothing recorded) and as a callable (recorded once)."""
-    found = kink_arguments(parse("abs(x - 1)*relu(y) + sign(x*y)"), np.array([0.5, 3.0]))
-    assert found.tolist() == [-0.5, 3.0, 1.5] and recordings == []
-
-    def f(v):
-        return np.abs(v[0] - 1.0) * diffx.relu(v[1]) + np.sign(v[0] * v[1])
-
-    assert kink_arguments(as_function(f), np.array([0.5, 3.0])).tolist() == [-0.5, 3.0, 1.5]
-    assert len(recordings) == 1
+SINGULAR_TEXT = "abs(x - 1)*relu(y) + sign(x*y) + 1/(x - 2) + x/3 + y**-2 + x**2 + tan(x)"
+# at (0.5, 3): abs's −0.5, relu's 3, sign's 1.5, the denominator −1.5, y of y**-2, cos(0.5);
+# not the constant denominator 3 or the whole power x**2
 
 
-def test_functions_without_kinks_are_not_recorded(recordings) -> None:
-    assert kink_arguments(parse("log(x)*sin(x)"), np.array([1.5])) is None
+def singular_callable(v):
+    x, y = v[0], v[1]
+    return (np.abs(x - 1.0) * diffx.relu(y) + np.sign(x * y) + 1.0 / (x - 2.0) + x / 3.0
+            + y**-2 + x**2 + np.tan(x))
+
+
+def test_singular_arguments_in_the_order_f_applies_them(recordings) -> None:
+    """Parsed (its tree's arguments evaluated, nothing recorded) and as a callable (recorded
+    once): the same values, against their closed forms."""
+    expected = [-0.5, 3.0, 1.5, -1.5, 3.0, math.cos(0.5)]
+    found = singular_arguments(parse(SINGULAR_TEXT), np.array([0.5, 3.0]))
+    assert found.tolist() == expected and recordings == []
+    found = singular_arguments(as_function(singular_callable), np.array([0.5, 3.0]))
+    assert found.tolist() == expected and len(recordings) == 1
+
+
+def test_smooth_functions_have_no_singular_arguments(recordings) -> None:
+    assert singular_arguments(parse("log(x)*sin(x) + x**3/2"), np.array([1.5])) is None
     assert recordings == []  # parsed: known from the tree
 
 
-def test_a_callable_without_kinks_is_recorded_once(recordings) -> None:
+def test_a_smooth_callable_is_recorded_once(recordings) -> None:
     def f(x):
-        return np.sqrt(x) * 2.0  # restricted (sqrt), but no kink
+        return np.sqrt(x) * 2.0 + x**2  # no kink, no pole (sqrt's edge is a domain matter)
 
     for _ in range(3):  # a new Function wraps the callable on every call, as the API does
-        assert kink_arguments(as_function(f), np.array([2.0])) is None
+        assert singular_arguments(as_function(f), np.array([2.0])) is None
     assert len(recordings) == 1
 
 
@@ -278,12 +286,12 @@ def test_a_branching_callable_is_recorded_along_the_branch_taken() -> None:
     def branching(x):
         return np.abs(x - 1.0) if x > 0 else 2.0 * np.abs(x) + np.abs(x + 1.0)
 
-    assert kink_arguments(as_function(branching), np.array([2.0])).tolist() == [1.0]
-    assert kink_arguments(as_function(branching), np.array([-2.0])).tolist() == [-2.0, -1.0]
+    assert singular_arguments(as_function(branching), np.array([2.0])).tolist() == [1.0]
+    assert singular_arguments(as_function(branching), np.array([-2.0])).tolist() == [-2.0, -1.0]
 
 
-def test_a_callable_that_cannot_be_recorded_has_no_kinks_to_report() -> None:
+def test_a_callable_that_cannot_be_recorded_has_nothing_to_report() -> None:
     def opaque(x):
         return float(np.abs(x))  # float() of a recorded value: recording refuses
 
-    assert kink_arguments(as_function(opaque), np.array([2.0])) is None
+    assert singular_arguments(as_function(opaque), np.array([2.0])) is None

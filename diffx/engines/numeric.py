@@ -31,12 +31,14 @@ Step selection (``step=None``, the default)
 Error estimate
     T + R at the step used (step doubling, as in Richardson's own estimate).
 
-Kinks near x
-    Step doubling cannot see a kink inside the stencil (D(h) and D(2h) straddle it alike), so
-    a chosen step is also kept clear of kinks: when the argument of an abs, relu, sign or
-    heaviside that f applies changes sign between x and an end of the stencil (f recorded at
-    those points, :func:`diffx.points.kink_arguments`), h shrinks by 4 until it does not
-    (Richardson: its first row's step). A ``step=`` given is used as given.
+Kinks and poles near x
+    Step doubling cannot see a kink or a pole inside the stencil (D(h) and D(2h) straddle it
+    alike: 1/x at 1e-3 by Richardson, whose first step is 0.012, came out as +3.7e4), so a
+    chosen step is also kept clear of them: when the argument of an abs, relu, sign or
+    heaviside, a denominator, the base of a fractional or negative power, or cos of tan's
+    argument changes sign between x and an end of the stencil
+    (:func:`diffx.points.singular_arguments`), h shrinks by 4 until it does not (Richardson:
+    its first row's step). A ``step=`` given is used as given.
 
 Richardson
     Central differences at h₀, h₀/2, h₀/4, … in a Neville tableau that eliminates h², h⁴, …;
@@ -63,7 +65,7 @@ import numpy as np
 from diffx.engines.estimate import Estimate
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function
-from diffx.points import kink_arguments
+from diffx.points import singular_arguments
 
 __all__ = [
     "ACCURACIES",
@@ -542,40 +544,41 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
         accuracy = accuracy or (2 if method == "central" else 1)
         result = _difference(line, method, order, accuracy, step, scale)
         offsets = 2 * stencil_offsets(method, order, accuracy)  # at h and at 2h
-        cleared = chosen and _clear_of_kinks(
+        cleared = chosen and _clear_of_singularities(
             fn, x, direction, x0, result[2], offsets,
             lambda h: _difference(line, method, order, accuracy, h, scale))
         return cleared or result
     if method == "richardson":
         h0 = _exact_step(x0, step_for("richardson", scale, order))  # the first row's step
-        cleared = chosen and _clear_of_kinks(
+        cleared = chosen and _clear_of_singularities(
             fn, x, direction, x0, h0, stencil_offsets("central", order, 2),
             lambda h: _richardson(line, order, h, scale))
         return cleared or _richardson(line, order, step, scale)
     raise UnsupportedError(f"unknown finite-difference method {method!r}")
 
 
-def _clear_of_kinks(fn: Function, x: np.ndarray, direction: np.ndarray, x0: float, h: float,
-                    offsets: np.ndarray, run: Callable[[float], tuple]) -> tuple | None:
-    """Keep a stencil on one side of every kink of f (abs, relu, sign, heaviside).
+def _clear_of_singularities(fn: Function, x: np.ndarray, direction: np.ndarray, x0: float,
+                            h: float, offsets: np.ndarray,
+                            run: Callable[[float], tuple]) -> tuple | None:
+    """Keep a stencil on one side of every kink and pole of f.
 
-    A difference quotient across a kink is not f′ (abs at 1e-9 with h = 1e-8 gives 0.1, not
-    1), and its step-doubling error estimate does not see it: both steps straddle the kink
-    alike. So when a kink operation's argument changes sign between x and an end of the
-    stencil (points x + offsets·h along ``direction``), h shrinks by 4 until it does not, and
-    the result is ``run`` at that step, its error estimate honest again (steps rounded as the
-    line's, about ``x0``). None when the stencil was clear already (or f has no kinks, or
-    cannot be recorded). On the kink itself (an argument exactly 0) nothing changes: the point
-    check has warned about it.
+    A difference quotient across a kink or a pole is not f′ (abs at 1e-9 with h = 1e-8 gives
+    0.1, not 1), and its step-doubling error estimate does not see it: both steps straddle it
+    alike. So when one of f's singular arguments (:func:`diffx.points.singular_arguments`)
+    changes sign between x and an end of the stencil (points x + offsets·h along
+    ``direction``), h shrinks by 4 until none does, and the result is ``run`` at that step,
+    its error estimate honest again (steps rounded as the line's, about ``x0``). None when the
+    stencil was clear already (or f has no kinks or poles, or cannot be recorded). On a kink
+    itself (an argument exactly 0) nothing changes: the point check has warned about it.
     """
-    at = kink_arguments(fn, x)
+    at = singular_arguments(fn, x)
     if at is None:
         return None
     low, high = min(float(np.min(offsets)), 0.0), max(float(np.max(offsets)), 0.0)
 
     def straddles(h: float) -> bool:
         for end in (low * h, high * h):
-            there = kink_arguments(fn, x + end * direction) if end else at
+            there = singular_arguments(fn, x + end * direction) if end else at
             if there is None or there.shape != at.shape:
                 return False  # another branch of f there: nothing to compare
             if np.any((np.sign(there) != np.sign(at)) & (at != 0)):
