@@ -291,9 +291,9 @@ def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]
             tape = record(fn, [float(v) for v in point])
             found = []
             for node in tape.nodes[tape.n_inputs:]:
-                if node.op not in _SINGULAR or (node.op is E.divide and not isinstance(
-                        node.args[1], Node)) or (node.op is E.power and _whole_power(
-                        primal(node.args[1]))):
+                constant = not isinstance(node.args[-1], Node)  # a divisor or an exponent
+                if node.op not in _SINGULAR or (node.op is E.divide and constant) or (
+                        node.op is E.power and constant and _whole(node.args[1])):
                     continue
                 index, transform = _SINGULAR[node.op]
                 value = float(np.real(primal(node.args[index])))
@@ -303,10 +303,10 @@ def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]
         return []
 
 
-def _whole_power(exponent: Any) -> bool:
-    """A constant non-negative integer exponent: x**k is smooth everywhere."""
-    return not isinstance(exponent, Apply) and not hasattr(exponent, "tape") and float(
-        np.real(exponent)).is_integer() and np.real(exponent) >= 0
+def _whole(exponent: Any) -> bool:
+    """A non-negative integer exponent: x**k is smooth everywhere."""
+    value = float(np.real(exponent))
+    return value.is_integer() and value >= 0
 
 
 def _singular_nodes(node: Any) -> Iterator[Apply]:

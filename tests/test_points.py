@@ -266,6 +266,14 @@ def test_singular_arguments_in_the_order_f_applies_them(recordings) -> None:
     assert found.tolist() == expected and len(recordings) == 1
 
 
+def test_a_power_with_a_variable_exponent_is_singular_at_a_zero_base() -> None:
+    """x**y at (0.5, 2): y is 2 here but not a constant, so x**y has a pole or a branch point
+    at x = 0 for other y: its base, 0.5, is reported (parsed and recorded alike)."""
+    assert singular_arguments(parse("x**y"), np.array([0.5, 2.0])).tolist() == [0.5]
+    found = singular_arguments(as_function(lambda v: v[0] ** v[1]), np.array([0.5, 2.0]))
+    assert found.tolist() == [0.5]
+
+
 def test_smooth_functions_have_no_singular_arguments(recordings) -> None:
     assert singular_arguments(parse("log(x)*sin(x) + x**3/2"), np.array([1.5])) is None
     assert recordings == []  # parsed: known from the tree
