@@ -232,8 +232,8 @@ def test_error_estimate_covers_the_error_next_to_a_kink(method: str) -> None:
     """abs(x) at x = 1e-9 has derivative exactly 1, but every stencil wider than 1e-9 straddles
     the kink at 0 and returns about x/h. diffx returned central ≈ 0.17 with an error estimate
     of 0.03, and richardson ≈ 2e-7 with an estimate of 1e-7 (a strict xfail until the steps
-    were kept clear of kinks: diffx.engines.numeric._clear_of_kinks). An honest estimate is at
-    least the true error."""
+    were kept clear of kinks: diffx.engines.numeric._clear_of_singularities). An honest
+    estimate is at least the true error."""
     import warnings
 
     import diffx

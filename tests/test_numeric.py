@@ -611,7 +611,6 @@ def test_a_step_given_by_the_user_is_kept_even_across_a_kink() -> None:
     assert estimate.step == 1e-6 and abs(estimate.value - 1e-3) <= 1e-12
 
 
-
 def test_a_callable_near_a_pole_by_richardson() -> None:
     """1/x at 1e-3 as a numpy callable (recorded to find its denominator): f′ = −1e6."""
     estimate = diffx.derivative(lambda x: 1.0 / x, 1e-3, "richardson", full_output=True)
