@@ -22,6 +22,7 @@ floats, on duals nested inside duals (higher derivatives) and on SymPy symbols (
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import operator
@@ -300,17 +301,46 @@ def _tf_with_table_rule(tf: Any, name: str) -> Callable:
     TF differentiates tanh as 1 - y² and sigmoid as y(1 - y), which cancel for large |x|
     (sigmoid'(15.6) comes out with relative error 3e-10; tanh'(10) with 3e-8); the table's
     rules 1/cosh²x and y·sigmoid(-x) do not. The rule runs on tensors through the dispatching
-    rows, so nested tapes differentiate it again as usual. Forward accumulators do not use
-    custom gradients: tape-forward keeps TF's rules (README, "Known accuracy limits").
+    rows, so nested tapes differentiate it again as usual.
+
+    Forward accumulators do not use custom gradients: they differentiate the forward pass. So
+    while one is in use (:data:`TF_ACCUMULATING`, set by diffx's TensorFlow engine) the value
+    is written ``stop_gradient(y) + (g - stop_gradient(g))``: y bitwise, and every derivative
+    that of g, the same function in ops whose forward rules stay accurate where it saturates
+    (_TF_ACCUMULATOR_FORMS).
     """
     forward, row = getattr(tf.math, name), ELEMENTARY[name]
+    accumulated = _TF_ACCUMULATOR_FORMS[name]
 
     @tf.custom_gradient
     def with_rule(x):
         y = forward(x)
+        if TF_ACCUMULATING.get():
+            g = accumulated(tf, x)
+            y = tf.stop_gradient(y) + (g - tf.stop_gradient(g))
         return y, lambda dy: dy * row.partials[0](x, y)
 
     return with_rule
+
+
+def _tf_sigmoid_for_accumulators(tf: Any, x: Any) -> Any:
+    """sigmoid x = exp(-softplus(-x)): its forward rules give sigmoid(x)·sigmoid(-x), two
+    accurate factors, where TF's y(1 - y) cancels; no branch (tf.where inside nested
+    accumulators breaks TensorFlow's graph mode), and softplus never overflows."""
+    return tf.exp(-tf.math.softplus(-x))
+
+
+def _tf_tanh_for_accumulators(tf: Any, x: Any) -> Any:
+    """tanh x = 2·sigmoid(2x) - 1, with the sigmoid above: derivative 4·sigmoid(2x)·sigmoid(-2x)
+    where TF's 1 - y² cancels (its value cancels near 0, but only its derivatives are used)."""
+    return 2.0 * _tf_sigmoid_for_accumulators(tf, 2.0 * x) - 1.0
+
+
+_TF_ACCUMULATOR_FORMS = {"tanh": _tf_tanh_for_accumulators,
+                         "sigmoid": _tf_sigmoid_for_accumulators}
+# True while diffx's TensorFlow engine runs a ForwardAccumulator (see _tf_with_table_rule)
+TF_ACCUMULATING: contextvars.ContextVar[bool] = contextvars.ContextVar("diffx_tf_accumulating",
+                                                                      default=False)
 
 
 def _row(name, numpy_form, mpmath_form, sympy_form, tf_form, partials, **kw) -> Elementary:

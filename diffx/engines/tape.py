@@ -33,10 +33,11 @@ The GradientTape idioms of the seed notebooks, as functions of diffx's function 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -296,10 +297,39 @@ def _compiled(fn: Function, kind: str, method: str, dtype: str, n: int, order: i
         raise DiffxError(f"unknown kind {kind!r}; one of {', '.join(cores)}")
     core, signature = cores[kind]
     function = tf.function(core, input_signature=signature, autograph=False)
-    entry = _COMPILED[key] = (function, function.get_concrete_function())
+    with _accumulating(kind, method, how):  # traced now, once
+        entry = _COMPILED[key] = (function, function.get_concrete_function())
     while len(_COMPILED) > CACHE_SIZE:
         _COMPILED.popitem(last=False)
     return entry
+
+
+def _eager(tf, kind: str, fn: Function, args: list, method: str, n: int, order: int,
+           how: str) -> Any:
+    if kind == "jacobian":
+        return _jacobian_core(tf, fn, args[0], n, method)
+    if kind == "hessian":
+        return _hessian_core(tf, fn, args[0], n, method)
+    if kind == "derivative":
+        return _derivative_core(tf, fn, args[0], order, method)
+    if kind == "jvp":
+        return _jvp_core(tf, fn, *args, n)
+    if kind == "vjp":
+        return _vjp_core(tf, fn, *args, n)
+    return _hvp_core(tf, fn, *args, n, how)
+
+
+@contextlib.contextmanager
+def _accumulating(kind: str, method: str, how: str) -> Iterator[None]:
+    """Tell the table's TensorFlow forms whether this core runs a ForwardAccumulator
+    (tape-forward, every JVP, forward-over-reverse HVPs): tanh and sigmoid then give it forward
+    rules that do not cancel where they saturate (elementary._tf_with_table_rule)."""
+    token = E.TF_ACCUMULATING.set(method == "tape-forward" or kind == "jvp"
+                                  or (kind == "hvp" and how == "forward-over-reverse"))
+    try:
+        yield
+    finally:
+        E.TF_ACCUMULATING.reset(token)
 
 
 def clear_cache() -> None:
@@ -318,18 +348,9 @@ def _run(kind: str, fn: Function, tensors: Sequence[np.ndarray], method: str, dt
     args = [tf.constant(t, dtype=dtype) for t in tensors]
     if _check_mode(mode) == "graph":
         result = _compiled(fn, kind, method, dtype, n, order, how)[1](*args)
-    elif kind == "jacobian":
-        result = _jacobian_core(tf, fn, args[0], n, method)
-    elif kind == "hessian":
-        result = _hessian_core(tf, fn, args[0], n, method)
-    elif kind == "derivative":
-        result = _derivative_core(tf, fn, args[0], order, method)
-    elif kind == "jvp":
-        result = _jvp_core(tf, fn, *args, n)
-    elif kind == "vjp":
-        result = _vjp_core(tf, fn, *args, n)
     else:
-        result = _hvp_core(tf, fn, *args, n, how)
+        with _accumulating(kind, method, how):
+            result = _eager(tf, kind, fn, args, method, n, order, how)
     # .numpy() is a fresh array: no second copy for float64. Cores may leave a scalar output
     # unshaped (see _outputs): shapes are set here, free in numpy
     if kind not in _WITH_VALUE:
