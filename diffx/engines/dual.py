@@ -234,13 +234,8 @@ def _dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None,
     it), tangent by the row's partials. ``into`` (only from jvp's blocks, all float arrays):
     arrays for the last pass of the value and of the tangent to write into."""
     values = [a.value if isinstance(a, Dual) and a.tag == tag else a for a in args]
-    if out is None:  # the row's numpy form, without dispatch when the values are plain floats
-        if not all(map(_is_float, values)):
-            out = row(*values)
-        elif into is not None and type(row.numpy) is np.ufunc:
-            out = row.numpy(*values, out=into[0])
-        else:
-            out = row.numpy(*values)
+    if out is None:
+        out = _row_value(row, values, None if into is None else into[0])
     ours = [i for i, a in enumerate(args) if isinstance(a, Dual) and a.tag == tag]
     doubled = row is E.multiply and args[0] is args[1]  # u·u: both terms are one product u·t
     if doubled:
@@ -264,6 +259,16 @@ def _dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None,
         tangent = np.add(tangent, tangent, out=last if last is not None else tangent) \
             if owned or last is not None else tangent + tangent
     return Dual(out, tangent, tag)
+
+
+def _row_value(row: E.Elementary, values: list, into: np.ndarray | None = None) -> Any:
+    """The row on the arguments' values: its numpy form without dispatch when they are plain
+    floats (written into ``into``, when given and the form is a ufunc)."""
+    if not all(map(_is_float, values)):
+        return row(*values)
+    if into is not None and type(row.numpy) is np.ufunc:
+        return row.numpy(*values, out=into)
+    return row.numpy(*values)
 
 
 def _times(partial: Any, tangent: Any, values: list, out: Any,
@@ -819,7 +824,7 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
         value, tangent, finite = blocked
     else:
         value, tangent = _value_and_tangent(out, tag, direction, point)
-        finite = np.all(np.isfinite(_primal(value))) and np.all(np.isfinite(_primal(tangent)))
+        finite = all_finite(_primal(value)) and all_finite(_primal(tangent))
     if not finite:
         warnings.warn(DomainWarning(
             f"jvp of {fn.name}: the value or the tangent is not finite (a point outside the "
@@ -1240,7 +1245,7 @@ def _summed_rule(row: E.Elementary, args: tuple, tag: int) -> Dual:
     elif row is E.multiply and type(values[0]) is np.ndarray:
         out, total = None, _summed_products(*values[::-1])
     else:
-        out = row.numpy(*values) if all(map(_is_float, values)) else row(*values)
+        out = _row_value(row, values)
         total = np.sum(out)
     ours = [i for i, a in enumerate(args) if isinstance(a, Dual) and a.tag == tag]
     doubled = row is E.multiply and args[0] is args[1]
