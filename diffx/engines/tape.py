@@ -284,18 +284,10 @@ def _compiled(fn: Function, kind: str, method: str, dtype: str, n: int, order: i
         _COMPILED.move_to_end(key)
         return entry
     tf = tensorflow()
+    core = _core(tf, kind, fn, method, n, order, how)
     x_spec = tf.TensorSpec([1 if kind == "derivative" else n], dtype)
-    cores: dict[str, tuple[Callable, list]] = {
-        "jacobian": (lambda x: _jacobian_core(tf, fn, x, n, method), [x_spec]),
-        "hessian": (lambda x: _hessian_core(tf, fn, x, n, method), [x_spec]),
-        "derivative": (lambda x: _derivative_core(tf, fn, x, order, method), [x_spec]),
-        "jvp": (lambda x, v: _jvp_core(tf, fn, x, v, n), [x_spec, x_spec]),
-        "vjp": (lambda x, v: _vjp_core(tf, fn, x, v, n), [x_spec, tf.TensorSpec([None], dtype)]),
-        "hvp": (lambda x, v: _hvp_core(tf, fn, x, v, n, how), [x_spec, x_spec]),
-    }
-    if kind not in cores:
-        raise DiffxError(f"unknown kind {kind!r}; one of {', '.join(cores)}")
-    core, signature = cores[kind]
+    signature = [x_spec] if kind in _WITH_VALUE else [
+        x_spec, tf.TensorSpec([None], dtype) if kind == "vjp" else x_spec]
     function = tf.function(core, input_signature=signature, autograph=False)
     with _accumulating(kind, method, how):  # traced now, once
         entry = _COMPILED[key] = (function, function.get_concrete_function())
@@ -304,19 +296,20 @@ def _compiled(fn: Function, kind: str, method: str, dtype: str, n: int, order: i
     return entry
 
 
-def _eager(tf, kind: str, fn: Function, args: list, method: str, n: int, order: int,
-           how: str) -> Any:
-    if kind == "jacobian":
-        return _jacobian_core(tf, fn, args[0], n, method)
-    if kind == "hessian":
-        return _hessian_core(tf, fn, args[0], n, method)
-    if kind == "derivative":
-        return _derivative_core(tf, fn, args[0], order, method)
-    if kind == "jvp":
-        return _jvp_core(tf, fn, *args, n)
-    if kind == "vjp":
-        return _vjp_core(tf, fn, *args, n)
-    return _hvp_core(tf, fn, *args, n, how)
+def _core(tf, kind: str, fn: Function, method: str, n: int, order: int, how: str) -> Callable:
+    """The core for ``kind``, as a function of its tensors (x, or x and v): what graph mode
+    traces and eager mode calls."""
+    cores: dict[str, Callable] = {
+        "jacobian": lambda x: _jacobian_core(tf, fn, x, n, method),
+        "hessian": lambda x: _hessian_core(tf, fn, x, n, method),
+        "derivative": lambda x: _derivative_core(tf, fn, x, order, method),
+        "jvp": lambda x, v: _jvp_core(tf, fn, x, v, n),
+        "vjp": lambda x, v: _vjp_core(tf, fn, x, v, n),
+        "hvp": lambda x, v: _hvp_core(tf, fn, x, v, n, how),
+    }
+    if kind not in cores:
+        raise DiffxError(f"unknown kind {kind!r}; one of {', '.join(cores)}")
+    return cores[kind]
 
 
 @contextlib.contextmanager
@@ -350,7 +343,7 @@ def _run(kind: str, fn: Function, tensors: Sequence[np.ndarray], method: str, dt
         result = _compiled(fn, kind, method, dtype, n, order, how)[1](*args)
     else:
         with _accumulating(kind, method, how):
-            result = _eager(tf, kind, fn, args, method, n, order, how)
+            result = _core(tf, kind, fn, method, n, order, how)(*args)
     # .numpy() is a fresh array: no second copy for float64. Cores may leave a scalar output
     # unshaped (see _outputs): shapes are set here, free in numpy
     if kind not in _WITH_VALUE:
