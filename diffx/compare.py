@@ -669,10 +669,11 @@ def _samples(call: Callable[[], Any], repeats: int | None, min_time: float,
     return result, cold, times
 
 
-# Variants measured beside the methods: the same engine with another setting
+# Variants measured beside the methods: the same engine with another setting, by the method
+# whose engine they run
 VARIANTS: dict[str, str] = {
-    "tape-graph": "the tape gradient compiled with tf.function (mode='graph'; first call traces)",
-    "dual-scalar": "the dual gradient one direction per pass (chunk=1): classic forward mode",
+    "tape-graph": "tape",  # the tape gradient compiled with tf.function (first call traces)
+    "dual-scalar": "dual",  # the dual gradient one direction per pass (chunk=1): classic forward
 }
 
 

@@ -691,10 +691,6 @@ def explore(f: str = DEFAULT_FUNCTION, at: Any = None, *, methods: Sequence[str]
 _FAMILY_COLOURS = {"symbolic": "#1f77b4", "numeric": "#d62728", "automatic": "#2ca02c"}
 
 
-def _fmt_value(value: Any) -> str:
-    return _format_value(value)
-
-
 def _fmt_error(error: float | None) -> str:
     if error is None or (isinstance(error, float) and math.isnan(error)):
         return "—"
@@ -748,7 +744,7 @@ def _table_html(snapshot: Snapshot) -> str:
                f"{width:.0f}%)")
         body.append(
             f"<tr data-method='{html.escape(row.method)}'>{name}"
-            f"<td class='value'>{html.escape(_fmt_value(row.value))}</td>"
+            f"<td class='value'>{html.escape(_format_value(row.value))}</td>"
             f"<td class='digits' style='{bar}'>{digits}</td>"
             f"<td>{_fmt_error(row.rel_error)}</td>"
             f"<td>{_fmt_error(row.error_estimate)}</td>"

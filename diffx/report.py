@@ -102,7 +102,7 @@ def plan(functions: Sequence[str | catalog.CatalogEntry] | None = None,
          methods: Sequence[str] | None = None, quick: bool = False) -> Plan:
     """The measurements of the full report (all smooth catalogue functions, all methods) or,
     with ``quick``, of a small subset that runs in seconds."""
-    from diffx.compare import _scaling_methods
+    from diffx.compare import VARIANTS, _scaling_methods
     from diffx.engines import METHODS, family_of
 
     methods = list(METHODS if methods is None else methods)
@@ -116,9 +116,8 @@ def plan(functions: Sequence[str | catalog.CatalogEntry] | None = None,
         entries = [_entry(f) for f in functions]
     if not entries:
         raise DiffxError("the report needs at least one function")
-    variant_of = {"tape-graph": "tape", "dual-scalar": "dual"}
     scaling_methods = [m for m in _scaling_methods()
-                       if m in methods or variant_of.get(m) in methods]
+                       if m in methods or VARIANTS.get(m) in methods]
     result = Plan(entries, methods, quick, scaling_methods=scaling_methods)
     if quick:
         result.sweep_steps = 10.0 ** np.arange(-16, 0.01, 0.5)
