@@ -30,32 +30,18 @@ import os
 import statistics
 import subprocess
 import sys
-import time
 import tracemalloc
 from collections.abc import Callable
 
 import numpy as np
+from timing import side_by_side  # benchmarks/timing.py, found next to this script
 
 import diffx
 from diffx.engines import dual
 from diffx.functions import as_function, parse
 
-
-def _once(call: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    call()
-    return time.perf_counter() - start
-
-
-def side_by_side(calls: dict[str, Callable[[], object]], repeats: int, inner: int = 1) -> dict:
-    """Best time per call of each, measured in alternation (``inner`` calls per sample)."""
-    for call in calls.values():
-        call()  # warm-up: compilation, caches
-    samples: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeats):
-        for name, call in calls.items():
-            samples[name].append(_once(lambda c=call: [c() for _ in range(inner)]) / inner)
-    return {name: min(times) for name, times in samples.items()}
+# best time per call of each, measured in alternation (benchmarks/timing.py)
+best_side_by_side = functools.partial(side_by_side, inner=1, statistic=min)
 
 
 def scalar_derivative() -> None:
@@ -69,9 +55,9 @@ def scalar_derivative() -> None:
     jax_grad = jax.jit(jax.grad(lambda x: jnp.sin(x) * jnp.exp(x)))
     autograd_grad = autograd.grad(lambda x: anp.sin(x) * anp.exp(x))
     values = {float(diffx.derivative(fn, 1.3)), float(jax_grad(1.3)), float(autograd_grad(1.3))}
-    times = side_by_side({"diffx": lambda: diffx.derivative(fn, 1.3),
+    times = best_side_by_side({"diffx": lambda: diffx.derivative(fn, 1.3),
                           "jax": lambda: float(jax_grad(1.3)),
-                          "autograd": lambda: float(autograd_grad(1.3))}, repeats=30, inner=200)
+                          "autograd": lambda: float(autograd_grad(1.3))}, rounds=30, inner=200)
     print("1. d/dx sin(x)*exp(x) at 1.3 (values agree to "
           f"{max(values) - min(values):.1e}); time per call")
     for name, t in times.items():
@@ -133,7 +119,7 @@ def jvp_million_rows(repeats: int = 15) -> list[dict]:
         row = {"name": name}
         for side in list(calls)[1:]:  # each against plain, in pairs: one side's memory churn
             # changes how often the allocator hands the other fresh pages to fault in
-            times = side_by_side({"plain": calls["plain"], side: calls[side]}, repeats=repeats)
+            times = best_side_by_side({"plain": calls["plain"], side: calls[side]}, rounds=repeats)
             row[side] = times[side] / times["plain"]
             row["plain ms"] = times["plain"] * 1e3
         for side in ("plain", "jvp"):
@@ -201,7 +187,7 @@ def block_sizes(repeats: int = 10) -> None:
         calls = {"plain": lambda f=f: f(x)}
         calls.update({size: functools.partial(run, size=size) for size in sizes})
         try:
-            times = side_by_side(calls, repeats=repeats)
+            times = best_side_by_side(calls, rounds=repeats)
         finally:
             dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS = chosen
         print(f"   {name:<40}" + "".join(f"{times[b] / times['plain']:8.2f}" for b in sizes)
@@ -220,9 +206,9 @@ def gradient_scaling(chunk: int = 8) -> None:
     ratios = []
     for n in sizes:
         x = np.linspace(-1.0, 1.0, n)
-        times = side_by_side({"plain": lambda x=x: rosenbrock(x),
+        times = best_side_by_side({"plain": lambda x=x: rosenbrock(x),
                               "gradient": lambda x=x: dual.gradient(fn, x, chunk=chunk)},
-                             repeats=5 if n >= 256 else 15)
+                             rounds=5 if n >= 256 else 15)
         ratios.append(times["gradient"] / times["plain"])
         print(f"   n={n:<5} passes={math.ceil(n / chunk):<4} ratio={ratios[-1]:9.1f}"
               f"   ratio/passes={ratios[-1] / math.ceil(n / chunk):6.1f}")
@@ -231,9 +217,9 @@ def gradient_scaling(chunk: int = 8) -> None:
                                          [math.log(ratios[i]) for i in big]).slope
     print(f"   fitted slope of log(ratio) vs log(n) for n >= {4 * chunk}: {slope:.2f}"
           f"  (ceil(n/k) passes predict 1)")
-    default = side_by_side({"plain": lambda: rosenbrock(np.linspace(-1, 1, 1024)),
+    default = best_side_by_side({"plain": lambda: rosenbrock(np.linspace(-1, 1, 1024)),
                             "gradient": lambda: dual.gradient(fn, np.linspace(-1, 1, 1024))},
-                           repeats=5)
+                           rounds=5)
     k = dual.chunk_size(fn, 1024)
     print(f"   default chunk at n=1024: k={k}, {math.ceil(1024 / k)} passes, "
           f"ratio {default['gradient'] / default['plain']:.1f}")

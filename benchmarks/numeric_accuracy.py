@@ -308,7 +308,7 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
     """What keeping the stencils clear of kinks and poles costs where there is none to clear:
     time with the check / time with it switched off, medians measured side by side. Each call
     is at a new point (an optimiser's path), so nothing recorded is reused."""
-    from timing import side_by_side_medians  # benchmarks/timing.py, next to this script
+    from timing import side_by_side  # benchmarks/timing.py, next to this script
 
     from diffx.engines import numeric
 
@@ -334,7 +334,7 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
                 finally:
                     numeric.singular_arguments = check
 
-            times = side_by_side_medians({"with": run, "without": unchecked}, rounds=30)
+            times = side_by_side({"with": run, "without": unchecked}, rounds=30)
             ratios.append(times["with"] / times["without"])
         print(f"{label:<34}" + "".join(f"{r:>10.2f}x" if i == 0 else f"{r:>11.2f}x"
                                         for i, r in enumerate(ratios)))

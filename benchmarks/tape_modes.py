@@ -21,7 +21,7 @@ import statistics
 import time
 
 import numpy as np
-from timing import median_time, side_by_side_medians  # benchmarks/timing.py
+from timing import median_time, side_by_side  # benchmarks/timing.py
 
 import diffx
 from diffx.engines import tape as T
@@ -116,7 +116,7 @@ def wrapper_overhead(tf) -> None:
                      "api": lambda x=x, m=mode: diffx.gradient(f, x, "tape", mode=m)}
             if mode == "graph":
                 calls["concrete"] = lambda x=x, c=concrete: c(tf.constant(x)).numpy()
-            t = side_by_side_medians(calls, rounds=40)
+            t = side_by_side(calls, rounds=40)
             against_concrete = f"{t['api'] / t['concrete']:>15.2f}" if mode == "graph" else ""
             print(f"   {mode:<6} {n:>7} {1e6 * t['hand']:>10.0f} {t['engine'] / t['hand']:>12.2f} "
                   f"{t['api'] / t['hand']:>20.2f} {against_concrete}")

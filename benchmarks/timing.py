@@ -21,10 +21,12 @@ def median_time(call: Callable[[], object], min_time: float = 0.2,
     return statistics.median(times)
 
 
-def side_by_side_medians(calls: dict[str, Callable[[], object]], rounds: int = 40,
-                         inner: int = 5) -> dict[str, float]:
-    """Median seconds per call of each callable, measured in alternation (``inner`` calls per
-    sample, one sample of each per round), so that load changes on the machine hit all alike."""
+def side_by_side(calls: dict[str, Callable[[], object]], rounds: int = 40, inner: int = 5,
+                 statistic: Callable[[list[float]], float] = statistics.median
+                 ) -> dict[str, float]:
+    """Seconds per call of each callable (``statistic`` of its samples: the median, or min),
+    measured in alternation (``inner`` calls per sample, one sample of each per round), so
+    that load changes on the machine hit all alike."""
     for call in calls.values():
         call()  # warm-up: tracing, caches
     samples: dict[str, list[float]] = {name: [] for name in calls}
@@ -34,4 +36,4 @@ def side_by_side_medians(calls: dict[str, Callable[[], object]], rounds: int = 4
             for _ in range(inner):
                 call()
             samples[name].append((time.perf_counter() - t0) / inner)
-    return {name: statistics.median(times) for name, times in samples.items()}
+    return {name: statistic(times) for name, times in samples.items()}
