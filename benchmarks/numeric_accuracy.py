@@ -2,7 +2,7 @@
 numdifftools and scipy.differentiate, on the catalogue and on a held-out set.
 
 Run: ``python benchmarks/numeric_accuracy.py`` (needs the ``bench`` extra for the comparison:
-``pip install -e .[bench]``; without it those columns are skipped). Prints four tables:
+``pip install -e .[bench]``; without it those columns are skipped). Prints six tables:
 
 1. median correct digits per method (first derivatives; gradients for functions of several
    variables, normwise), catalogue and held-out set separately;
@@ -11,7 +11,8 @@ Run: ``python benchmarks/numeric_accuracy.py`` (needs the ``bench`` extra for th
 3. automatic step vs the best step of a sweep (1e-16 … 1, 8 per decade): the fraction of
    functions where the automatic step's error is within 10× of the sweep's best;
 4. error-estimate coverage: the fraction of functions where ``Estimate.error`` ≥ the true error;
-5. what the kink and pole check costs where it finds nothing: time with it / without it.
+5. what the kink and pole check costs where it finds nothing: time with it / without it;
+6. what measuring f's noise costs: time and evaluations with it / without it.
 
 Correct digits are −log10(relative error), clipped to [0, 16]. Every error is against
 :mod:`diffx.reference`. Benchmarks are not tests: nothing here asserts.
@@ -340,11 +341,52 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
                                         for i, r in enumerate(ratios)))
 
 
+NOISE_CASES = (("sin(x)*exp(x)", "sin(x)*exp(x)", (1.3,)),
+               ("logistic map (catalogue)", catalog.get("logistic_map").function(), (0.3,)),
+               ("rosenbrock gradient", "(1 - x)**2 + 100*(y - x**2)**2", (-1.2, 1.0)),
+               ("callable: np.sin(x)*np.exp(-x*x)", lambda x: np.sin(x) * np.exp(-x * x),
+                (0.7,)))
+
+
+def table_noise_cost(sets: dict[str, list[Case]]) -> None:
+    """What measuring f's noise costs: time with it / without it (no noise points evaluated,
+    the model ε|f| alone), medians side by side, a new point each call; and the evaluations."""
+    from timing import side_by_side  # benchmarks/timing.py, next to this script
+
+    from diffx.engines import numeric
+
+    print("\n6. Measuring f's noise (9 points per stencil, ECnoise): time with it / without it, "
+          "and evaluations with / without")
+    print(f"{'function':<34}" + "".join(f"{m:>22}" for m in ("forward", "central", "acc=4")))
+    points, level = numeric._Stencil._noise_points, numeric.noise_level
+    for label, f, point in NOISE_CASES:
+        fn, cells = parse(f) if isinstance(f, str) else f, []
+        for method, options in (("forward", {}), ("central", {}), ("central", {"accuracy": 4})):
+            moves = itertools.count()
+
+            def run(fn=fn, method=method, point=point, moves=moves, options=options):
+                at = np.array(point) + 1e-6 * next(moves)
+                return diffx.gradient(fn, at, method, full_output=True, **options)
+
+            def unmeasured(run=run):
+                numeric._Stencil._noise_points = lambda self, span: span[:0]
+                numeric.noise_level = lambda samples: np.zeros(np.shape(samples)[1:])
+                try:
+                    return run()
+                finally:
+                    numeric._Stencil._noise_points, numeric.noise_level = points, level
+
+            times = side_by_side({"with": run, "without": unmeasured}, rounds=30)
+            counts = f"{run().evaluations}/{unmeasured().evaluations}"
+            cells.append(f"{times['with'] / times['without']:.2f}x {counts:>7}")
+        print(f"{label:<34}" + "".join(f"{c:>22}" for c in cells))
+
+
 def main(argv: list[str]) -> None:
     sets = {"catalogue": _cases("catalogue"), "held-out": _cases("held-out")}
     tables = {"digits": table_digits, "compare": table_comparison,
               "auto": table_auto_step, "estimates": table_estimates,
-              "kinks": table_kink_check}
+              "kinks": table_kink_check, "noise": table_noise_cost}
     for name in argv or list(tables):
         tables[name](sets)
 

@@ -12,7 +12,8 @@ Stencils
 Step selection (``step=None``, the default)
     A stencil's error is truncation + rounding, ``C·|f⁽ᵖ⁺ᵏ⁾|·hᵖ + ε·Σ|wᵢ||f(xᵢ)|/hᵏ``
     (:func:`error_model`). With derivatives scaling like f/Lⁿ the optimum is
-    ``h ≈ ε^(1/(p+k))·L``; the model step takes L = max(|x|, 1) (:func:`default_step`). Then
+    ``h ≈ ε^(1/(p+k))·L``; the model step takes L = max(|x|, 1) (:func:`default_step`; diffx
+    starts from 0.9× it, a factor with a full mantissa: see STEP_DITHER). Then
     the function itself is asked: the stencil at 2h gives the truncation T ≈ |D(2h) − D(h)| /
     (2ᵖ − 1), and the values give the rounding R (so the balance scales with |f|). When T > 4R
     the model step was too large for this function (a pole, a steep feature, a large |x|), and
@@ -30,6 +31,16 @@ Step selection (``step=None``, the default)
 
 Error estimate
     T + R at the step used (step doubling, as in Richardson's own estimate).
+
+f's noise
+    The rounding term R assumes each f(xᵢ) is off by ε·|f(xᵢ)|. Where f comes out of
+    cancellation it is off by far more (the logistic map written out as a degree-16
+    polynomial: 46·ε|f| at 0.3), and the estimate missed the true error by up to 15×. So f's
+    noise σ is measured once per stencil, from 9 equally spaced points across it
+    (:func:`noise_level`, Moré & Wild's ECnoise), and R is the larger of the model and
+    2·σ·Σ|wᵢ|/hᵏ; it enters the step selection too. The 9 points cost 5–6 evaluations more
+    (most fall on the stencil's own points); a parsed f evaluates them in the same vectorised
+    call.
 
 Kinks and poles near x
     Step doubling cannot see a kink or a pole inside the stencil (D(h) and D(2h) straddle it
@@ -56,6 +67,7 @@ Complex step
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -100,6 +112,18 @@ RICHARDSON_START = 16.0  # h₀ = 16 × the accuracy-4 model step ε^(1/5)·max(
 REFINE_MOVES = 3  # moves of h towards the truncation/rounding balance point
 ADAPTIVE_DOUBLINGS = 12  # upward probe of step="adaptive": at most 4096 × the model step
 SHRINKS = 60  # domain fallback: h / 4 at most this many times (4⁶⁰ ≈ 1e36)
+NOISE_SAMPLES = 9  # f at 9 equally spaced points across the stencil's span measures f's noise
+NOISE_MAX_ORDER = 6  # differences of order 1 … 6 of those samples
+NOISE_AGREEMENT = 4.0  # σₖ, σₖ₊₁, σₖ₊₂ within this factor: the differences are noise
+# The rounding term from the measured noise is NOISE_MARGIN·σ·Σ|wᵢ|/hᵏ: since Σ|wᵢ| ≥ √(Σwᵢ²),
+# that is at least 2√2 ≈ 2.8 standard deviations of Σwᵢeᵢ/hᵏ for independent noise eᵢ of
+# deviation σ (central, first derivative: Σ|wᵢ| = 1, √(Σwᵢ²) = 1/√2), more for longer stencils.
+NOISE_MARGIN = 2.0
+# The model step is ε^(1/(p+k))·max(|x|, 1): for forward differences and |x| ≤ 1 that is 2⁻²⁶,
+# and x + j·2⁻²⁸ share x's last 26 bits, so their rounding errors correlate: the logistic map
+# at 0.3 measures 0.1·ε|f| of noise on that grid and 60·ε|f| off it. A factor with a full
+# mantissa puts the steps (and the noise samples on them) off every power-of-two grid.
+STEP_DITHER = 0.9
 
 
 # --------------------------------------------------------------------------------------------
@@ -233,6 +257,15 @@ def _exact_step(x: float, h: float) -> float:
     return float((x + h) - x) or h
 
 
+def _grid_step(x: float, h: float) -> float:
+    """A step diffx chooses: h rounded to a multiple of 16 ulps of x + 8h, and then so that
+    x + h is exact. Then h/2, h/4 and h/8 are exact steps too, so the noise samples
+    (:meth:`_Stencil._noise_points`) fall on the stencil's own points where they can (a
+    relative change of h below 1e-9 at the steps diffx uses)."""
+    unit = 16 * float(np.spacing(abs(x) + 8 * abs(h)))
+    return _exact_step(x, max(round(h / unit), 1) * unit)
+
+
 # --------------------------------------------------------------------------------------------
 # Sampling f along a line
 # --------------------------------------------------------------------------------------------
@@ -246,7 +279,7 @@ class _Counter:
 
     @staticmethod
     def _key(x: np.ndarray) -> bytes:
-        return x.tobytes() + str(x.dtype).encode()
+        return x.tobytes() + x.dtype.char.encode()
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
         key = self._key(x)
@@ -280,10 +313,13 @@ class _Line:
     some outputs; only the others decide whether a step crosses a domain edge).
     """
 
-    def __init__(self, sample: Callable[[float], np.ndarray], x0: float,
+    def __init__(self, sample: Callable[[float], np.ndarray], x0: float, scale: float,
                  prefetch: Callable[[np.ndarray], None] | None = None):
         self.sample = sample
         self.x0 = x0  # the coordinate along the line, for |x| scaling and exact steps
+        # f's noise is measured at most this far apart (the first-derivative central step / 2):
+        # small enough that the 4th–6th differences of a smooth f are noise, not f
+        self.noise_spacing = default_step("central", scale) / 2
         self.prefetch = prefetch or (lambda ts: None)  # evaluate many t at once, if f can
         self._mask: np.ndarray | None = None
 
@@ -320,31 +356,124 @@ def _size(a: np.ndarray) -> float:
     return float(np.sum(a[np.isfinite(a)]))
 
 
+def noise_level(samples: np.ndarray) -> np.ndarray:
+    """The standard deviation of f's noise, per output, from f at equally spaced points.
+
+    ``samples``: shape (m + 1, *outputs), f at x₀ + j·s. Returns shape ``outputs``; 0 where
+    the noise cannot be measured (a non-finite sample, or differences that stay smooth).
+
+    Moré & Wild's ECnoise ("Estimating computational noise", SIAM J. Sci. Comput. 33:1292,
+    2011): at a small spacing the k-th differences of f are its noise, and for independent
+    noise of deviation σ, E[(Δᵏf)²] = σ²·(2k)!/(k!)². So σₖ = √(γₖ·mean (Δᵏf)²) with
+    γₖ = (k!)²/(2k)!, taken at the first order k whose differences change sign and whose
+    σₖ, σₖ₊₁, σₖ₊₂ agree within a factor of 4 (below it the differences are f's smooth part).
+    Rounding makes f's noise: the model ε·|f| misses it where f comes out of cancellation (a
+    degree-16 polynomial at 0.3 carries 17·ε|f|).
+    """
+    samples = np.asarray(samples, dtype=float)
+    outputs = samples.shape[1:]
+    flat = samples.reshape(samples.shape[0], -1)
+    finite = np.all(np.isfinite(flat), axis=0)
+    differences, averages, left, right, pairs = _difference_tables(samples.shape[0])
+    table = differences @ np.where(finite, flat, 0.0)  # Δ¹ … Δ⁶ stacked, (rows, outputs)
+    sigma = np.sqrt(averages @ table**2)  # σₖ, (orders, outputs)
+    changes = pairs @ (table[left] * table[right] < 0) > 0  # Δᵏ changes sign, per order
+    high = np.maximum(np.maximum(sigma[:-2], sigma[1:-1]), sigma[2:])  # over σₖ … σₖ₊₂
+    low = np.minimum(np.minimum(sigma[:-2], sigma[1:-1]), sigma[2:])
+    noise = (high <= NOISE_AGREEMENT * low) & changes[:-2]
+    first = np.argmax(noise, axis=0)  # the first order that passes
+    level = np.where(finite & np.any(noise, axis=0), sigma[first, np.arange(sigma.shape[1])], 0.0)
+    return level.reshape(outputs)
+
+
+@functools.cache
+def _difference_tables(points: int) -> tuple[np.ndarray, ...]:
+    """For :func:`noise_level` on ``points`` samples: the k-th difference operators for
+    k = 1 … NOISE_MAX_ORDER stacked (rows, points); the matrix that averages each order's
+    squared differences times γₖ = (k!)²/(2k)! (orders, rows); the index pairs of neighbouring
+    differences of one order, and the matrix that counts them per order (orders, pairs)."""
+    rows: list[np.ndarray] = []
+    segments, left, right, owner = [], [], [], []
+    for k in range(1, NOISE_MAX_ORDER + 1):
+        stencil = [(-1) ** (k - j) * math.comb(k, j) for j in range(k + 1)]
+        first = len(rows)
+        for i in range(points - k):
+            row = np.zeros(points)
+            row[i:i + k + 1] = stencil
+            rows.append(row)
+        gamma = math.factorial(k) ** 2 / math.factorial(2 * k)
+        segments.append((first, len(rows), gamma / (points - k)))
+        left += range(first, len(rows) - 1)
+        right += range(first + 1, len(rows))
+        owner += [k - 1] * (points - k - 1)
+    differences = np.array(rows)
+    averaging = np.zeros((NOISE_MAX_ORDER, len(rows)))
+    for k, (first, last, weight) in enumerate(segments):
+        averaging[k, first:last] = weight
+    pairs = np.zeros((NOISE_MAX_ORDER, len(left)))
+    pairs[owner, np.arange(len(left))] = 1.0
+    return differences, averaging, np.array(left), np.array(right), pairs
+
+
 # --------------------------------------------------------------------------------------------
 # Stencil differences with step selection
 # --------------------------------------------------------------------------------------------
 class _Stencil:
     """One stencil (offsets, weights, order, accuracy p) applied along a line at step h, with
-    the step-doubling truncation estimate T and the rounding bound R."""
+    the step-doubling truncation estimate T and the rounding bound R.
+
+    R is the larger of the model ε·Σ|wᵢ||f(xᵢ)|/hᵏ and the noise of f measured once, at the
+    first step used (:func:`noise_level` on 9 points spanning the stencil at h and 2h), times
+    NOISE_MARGIN·Σ|wᵢ|/hᵏ.
+    """
 
     def __init__(self, line: _Line, offsets: np.ndarray, order: int):
         self.line, self.offsets, self.order = line, offsets, order
         self.weights = fornberg_weights(offsets, order)
         self.p = truncation_order(offsets, order)
+        self.noise: np.ndarray | None = None  # f's noise (per output), measured at first use
+
+    def _span(self, h: float) -> np.ndarray:
+        """The points (offsets from x, along the line) the stencil uses at h and at 2h."""
+        used = self.offsets[self.weights != 0]
+        return np.concatenate([used * h, used * 2 * h])
 
     def at(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, truncation estimate, rounding bound) at step h."""
-        used = self.offsets[self.weights != 0]
-        self.line.prefetch(np.concatenate([used * h, used * 2 * h]))
+        span = self._span(h)
+        if self.noise is None:
+            ts = self._noise_points(span)
+            self.line.prefetch(np.concatenate([span, ts]))
+            self.noise = noise_level(np.array([self.line(float(t)) for t in ts]))
+        else:
+            self.line.prefetch(span)
         value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
         coarse, _ = _stencil(self.line, self.offsets, self.weights, 2 * h, self.order)
         truncation = np.abs(coarse - value) / (2**self.p - 1)
-        return value, truncation, rounding
+        noise = NOISE_MARGIN * self.noise * float(np.sum(np.abs(self.weights))) / h**self.order
+        return value, truncation, np.maximum(rounding, noise)
+
+    def _noise_points(self, span: np.ndarray) -> np.ndarray:
+        """NOISE_SAMPLES equally spaced points from x, inside ``span`` (where f was checked
+        finite): centred on x for a two-sided stencil, on its side for a one-sided one; the
+        widest spacing halved until it is about the line's noise spacing (so that the points
+        fall on the stencil's own where they can; central at the model step: x ± h/2, ± 3h/2
+        are new, x ± h, ± 2h are the stencil's). The spacing is rounded as the steps are, so
+        that the points are exact: a rounded point would add f′·ulp(x) of noise that the
+        stencil, on exact points, does not have (1/(x − 1) at 1.0001: 2e-8, against f's own
+        2e-12)."""
+        low, high = float(np.min(span)), float(np.max(span))
+        half = (NOISE_SAMPLES - 1) // 2
+        widest = min(-low, high) / half if low < 0 < high else (high - low) / (2 * half)
+        halvings = max(0, round(math.log2(widest / self.line.noise_spacing)))
+        spacing = _exact_step(self.line.x0, widest / 2**halvings)
+        if low < 0 < high:
+            return spacing * np.arange(-half, half + 1)
+        return spacing * np.arange(2 * half + 1) * (1.0 if high > 0 else -1.0)
 
     def fits(self, h: float) -> bool:
         """Is g finite at every point the stencil uses at h and at 2h?"""
-        used = self.offsets[self.weights != 0]
-        return self.line.finite(np.concatenate([used * h, 2 * used * h]))
+        return self.line.finite(self._span(h))
 
     def balance(self, h: float, truncation: float, rounding: float) -> float:
         """The step where C·hᵖ and R·hᵏ/hᵏ balance: minimises T(h)+R(h) for T ∝ hᵖ, R ∝ h⁻ᵏ."""
@@ -352,7 +481,8 @@ class _Stencil:
         return h * (k * rounding / (p * truncation)) ** (1.0 / (p + k))
 
     def exact(self, h: float) -> float:
-        return _exact_step(self.line.x0, h)
+        """A step of diffx's choosing, rounded (:func:`_grid_step`)."""
+        return _grid_step(self.line.x0, h)
 
 
 def _fit(stencil: _Stencil, h: float) -> tuple[float, int] | None:
@@ -413,11 +543,11 @@ def _difference(line: _Line, kind: str, order: int, accuracy: int, step: float |
     offsets = stencil_offsets(kind, order, accuracy)
     stencil = _Stencil(line, offsets, order)
     if isinstance(step, (int, float)):  # the caller's step, as given (no fallback)
-        h = stencil.exact(float(step))
+        h = _exact_step(line.x0, float(step))
         value, truncation, rounding = stencil.at(h)
         return value, truncation + rounding, h
     adaptive = step == "adaptive"
-    h = stencil.exact(default_step(kind, scale, order, stencil.p))
+    h = stencil.exact(STEP_DITHER * default_step(kind, scale, order, stencil.p))
     fitted = _fit(stencil, h)
     candidates = []
     if fitted is not None:
@@ -492,7 +622,8 @@ def _richardson(line: _Line, order: int, step: float | str | None,
                            order)
 
         def at(h: float) -> tuple[np.ndarray, np.ndarray]:
-            return _stencil(line, stencil.offsets, stencil.weights, stencil.exact(h), order)
+            return _stencil(line, stencil.offsets, stencil.weights, _exact_step(line.x0, h),
+                            order)
 
         increment = 2 if kind == "central" else 1
         return richardson(at, h0, levels=RICHARDSON_LEVELS, exponent=stencil.p,
@@ -538,7 +669,7 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
     def prefetch(ts: np.ndarray) -> None:
         f.prefetch([x + float(t) * direction for t in ts])
 
-    line = _Line(sample, x0, prefetch)
+    line = _Line(sample, x0, scale, prefetch)
     chosen = not isinstance(step, (int, float))  # the step is diffx's to choose
     if method in STENCIL_METHODS:
         accuracy = accuracy or (2 if method == "central" else 1)
@@ -614,7 +745,7 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
         value = first(0.0)
         return value, EPS * np.abs(value), COMPLEX_STEP
     x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
-    return _difference(_Line(first, x0), "central", order - 1, accuracy or 2, step, scale)
+    return _difference(_Line(first, x0, scale), "central", order - 1, accuracy or 2, step, scale)
 
 
 def derivative(fn: Function, x: float, order: int = 1, method: str = "central",
