@@ -418,6 +418,14 @@ def _difference_tables(points: int) -> tuple[np.ndarray, ...]:
 # --------------------------------------------------------------------------------------------
 # Stencil differences with step selection
 # --------------------------------------------------------------------------------------------
+@functools.cache
+def _stencil_constants(offsets: tuple[float, ...], order: int) -> tuple[np.ndarray, int, float]:
+    """A stencil's weights, accuracy p and Σ|wᵢ|, computed once per (offsets, order)."""
+    weights = fornberg_weights(np.array(offsets), order)
+    weights.flags.writeable = False  # shared by every stencil of this shape
+    return weights, truncation_order(np.array(offsets), order), float(np.sum(np.abs(weights)))
+
+
 class _Stencil:
     """One stencil (offsets, weights, order, accuracy p) applied along a line at step h, with
     the step-doubling truncation estimate T and the rounding bound R.
@@ -429,8 +437,7 @@ class _Stencil:
 
     def __init__(self, line: _Line, offsets: np.ndarray, order: int):
         self.line, self.offsets, self.order = line, offsets, order
-        self.weights = fornberg_weights(offsets, order)
-        self.p = truncation_order(offsets, order)
+        self.weights, self.p, self.weight_sum = _stencil_constants(tuple(offsets), order)
         self.noise: np.ndarray | None = None  # f's noise (per output), measured at first use
 
     def _span(self, h: float) -> np.ndarray:
@@ -450,7 +457,7 @@ class _Stencil:
         value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
         coarse, _ = _stencil(self.line, self.offsets, self.weights, 2 * h, self.order)
         truncation = np.abs(coarse - value) / (2**self.p - 1)
-        noise = NOISE_MARGIN * self.noise * float(np.sum(np.abs(self.weights))) / h**self.order
+        noise = NOISE_MARGIN * self.noise * self.weight_sum / h**self.order
         return value, truncation, np.maximum(rounding, noise)
 
     def _noise_points(self, span: np.ndarray) -> np.ndarray:
