@@ -40,7 +40,8 @@ f's noise
     (:func:`noise_level`, Moré & Wild's ECnoise), and R is the larger of the model and
     2·σ·Σ|wᵢ|/hᵏ; it enters the step selection too. The 9 points cost 5–6 evaluations more
     (most fall on the stencil's own points); a parsed f evaluates them in the same vectorised
-    call.
+    call. Richardson measures the noise once, across its first row (9 more evaluations: its
+    rows' points are not equally spaced), and every row's rounding term uses it.
 
 Kinks and poles near x
     Step doubling cannot see a kink or a pole inside the stencil (D(h) and D(2h) straddle it
@@ -448,17 +449,29 @@ class _Stencil:
     def at(self, h: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """(value, truncation estimate, rounding bound) at step h."""
         span = self._span(h)
-        if self.noise is None:
-            ts = self._noise_points(span)
-            self.line.prefetch(np.concatenate([span, ts]))
-            self.noise = noise_level(np.array([self.line(float(t)) for t in ts]))
-        else:
-            self.line.prefetch(span)
-        value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
+        self.measure_noise(span)
+        value, rounding = self.rounded(h)
         coarse, _ = _stencil(self.line, self.offsets, self.weights, 2 * h, self.order)
         truncation = np.abs(coarse - value) / (2**self.p - 1)
-        noise = NOISE_MARGIN * self.noise * self.weight_sum / h**self.order
-        return value, truncation, np.maximum(rounding, noise)
+        return value, truncation, rounding
+
+    def rounded(self, h: float) -> tuple[np.ndarray, np.ndarray]:
+        """(value, rounding bound) at step h: the bound is the larger of the model
+        ε·Σ|wᵢ||f(xᵢ)|/hᵏ and NOISE_MARGIN·σ·Σ|wᵢ|/hᵏ (σ: f's noise, once measured)."""
+        value, rounding = _stencil(self.line, self.offsets, self.weights, h, self.order)
+        if self.noise is None:
+            return value, rounding
+        return value, np.maximum(rounding, NOISE_MARGIN * self.noise * self.weight_sum
+                                 / h**self.order)
+
+    def measure_noise(self, span: np.ndarray) -> None:
+        """Measure f's noise on points inside ``span`` (once; later calls only prefetch)."""
+        if self.noise is not None:
+            self.line.prefetch(span)
+            return
+        ts = self._noise_points(span)
+        self.line.prefetch(np.concatenate([span, ts]))
+        self.noise = noise_level(np.array([self.line(float(t)) for t in ts]))
 
     def _noise_points(self, span: np.ndarray) -> np.ndarray:
         """NOISE_SAMPLES equally spaced points from x, inside ``span`` (where f was checked
@@ -629,8 +642,10 @@ def _richardson(line: _Line, order: int, step: float | str | None,
                            order)
 
         def at(h: float) -> tuple[np.ndarray, np.ndarray]:
-            return _stencil(line, stencil.offsets, stencil.weights, _exact_step(line.x0, h),
-                            order)
+            h = _exact_step(line.x0, h)
+            if stencil.noise is None:  # f's noise, on points across the first row's stencil
+                stencil.measure_noise(stencil.offsets[stencil.weights != 0] * h)
+            return stencil.rounded(h)
 
         increment = 2 if kind == "central" else 1
         return richardson(at, h0, levels=RICHARDSON_LEVELS, exponent=stencil.p,
