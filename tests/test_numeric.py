@@ -113,7 +113,8 @@ def test_default_step_numbers() -> None:
 
 def test_step_for_reports_the_automatic_steps() -> None:
     assert numeric.step_for("complex-step", 2.0) == 1e-100
-    assert numeric.step_for("central", 2.0) == numeric.default_step("central", 2.0, 1, 2)
+    assert numeric.step_for("central", 2.0) == 0.9 * numeric.default_step("central", 2.0, 1, 2)
+    assert numeric.step_for("forward", 2.0) == 0.9 * numeric.default_step("forward", 2.0, 1, 1)
     assert numeric.step_for("richardson", 2.0) == numeric.RICHARDSON_START * \
         numeric.default_step("central", 2.0, 1, 4)
 

@@ -13,7 +13,7 @@ Step selection (``step=None``, the default)
     A stencil's error is truncation + rounding, ``C·|f⁽ᵖ⁺ᵏ⁾|·hᵖ + ε·Σ|wᵢ||f(xᵢ)|/hᵏ``
     (:func:`error_model`). With derivatives scaling like f/Lⁿ the optimum is
     ``h ≈ ε^(1/(p+k))·L``; the model step takes L = max(|x|, 1) (:func:`default_step`; diffx
-    starts from 0.9× it, a factor with a full mantissa: see STEP_DITHER). Then
+    starts from 0.9× it, a factor with a full mantissa: STEP_DITHER, :func:`step_for`). Then
     the function itself is asked: the stencil at 2h gives the truncation T ≈ |D(2h) − D(h)| /
     (2ᵖ − 1), and the values give the rounding R (so the balance scales with |f|). When T > 4R
     the model step was too large for this function (a pole, a steep feature, a large |x|), and
@@ -567,7 +567,7 @@ def _difference(line: _Line, kind: str, order: int, accuracy: int, step: float |
         value, truncation, rounding = stencil.at(h)
         return value, truncation + rounding, h
     adaptive = step == "adaptive"
-    h = stencil.exact(STEP_DITHER * default_step(kind, scale, order, stencil.p))
+    h = stencil.exact(step_for(kind, scale, order, stencil.p))
     fitted = _fit(stencil, h)
     candidates = []
     if fitted is not None:
@@ -826,10 +826,12 @@ def hessian(fn: Function, x: np.ndarray, method: str = "central",
 
 
 def step_for(method: str, x: float, order: int = 1, accuracy: int | None = None) -> float:
-    """The model step the method starts from at ``x`` (for plots marking the automatic choice;
-    the step actually used, after the balance check, is ``Estimate.step``)."""
+    """The step the method starts from at ``x`` (for plots marking the automatic choice; the
+    step actually used, after the balance check, is ``Estimate.step``): for the stencils,
+    STEP_DITHER × the model step."""
     if method == "complex-step":
         return COMPLEX_STEP
     if method == "richardson":
         return RICHARDSON_START * default_step("central", x, order, accuracy=4)
-    return default_step(method, x, order, accuracy or (2 if method == "central" else 1))
+    return STEP_DITHER * default_step(method, x, order,
+                                      accuracy or (2 if method == "central" else 1))
