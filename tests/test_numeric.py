@@ -647,7 +647,8 @@ def test_noise_level_recovers_a_known_noise() -> None:
 
 def test_noise_level_is_zero_where_it_cannot_be_measured() -> None:
     """No noise in exact samples (integers of a quadratic), differences that stay smooth (exp
-    at a spacing of 0.5: no order reaches noise), and a non-finite sample (that output only)."""
+    at a spacing of 0.5: no order reaches noise), a non-finite sample (that output only), and
+    differences that overflow."""
     t = np.arange(9.0)
     assert numeric.noise_level(3 * t**2 - t + 5) == 0.0
     assert numeric.noise_level(np.exp(0.5 * t)) == 0.0
@@ -655,6 +656,8 @@ def test_noise_level_is_zero_where_it_cannot_be_measured() -> None:
     both = np.stack([np.where(t == 4, np.nan, noisy), noisy], axis=1)
     level = numeric.noise_level(both)
     assert level.shape == (2,) and level[0] == 0.0 and 3e-9 <= level[1] <= 3e-8
+    alternating = 1e308 * (-1.0) ** t  # finite samples whose differences overflow
+    assert numeric.noise_level(alternating) == 0.0
 
 
 def test_noise_level_of_the_logistic_map_matches_its_true_rounding() -> None:

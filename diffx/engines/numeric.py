@@ -376,15 +376,17 @@ def noise_level(samples: np.ndarray) -> np.ndarray:
     flat = samples.reshape(samples.shape[0], -1)
     finite = np.all(np.isfinite(flat), axis=0)
     differences, averages, left, right, pairs = _difference_tables(samples.shape[0])
-    table = differences @ np.where(finite, flat, 0.0)  # Δ¹ … Δ⁶ stacked, (rows, outputs)
-    sigma = np.sqrt(averages @ table**2)  # σₖ, (orders, outputs)
+    with np.errstate(over="ignore", invalid="ignore"):  # an overflow is not measurable: 0
+        table = differences @ np.where(finite, flat, 0.0)  # Δ¹ … Δ⁶ stacked, (rows, outputs)
+        sigma = np.sqrt(averages @ table**2)  # σₖ, (orders, outputs)
     changes = pairs @ (table[left] * table[right] < 0) > 0  # Δᵏ changes sign, per order
     high = np.maximum(np.maximum(sigma[:-2], sigma[1:-1]), sigma[2:])  # over σₖ … σₖ₊₂
     low = np.minimum(np.minimum(sigma[:-2], sigma[1:-1]), sigma[2:])
     noise = (high <= NOISE_AGREEMENT * low) & changes[:-2]
     first = np.argmax(noise, axis=0)  # the first order that passes
-    level = np.where(finite & np.any(noise, axis=0), sigma[first, np.arange(sigma.shape[1])], 0.0)
-    return level.reshape(outputs)
+    level = sigma[first, np.arange(sigma.shape[1])]
+    measured = finite & np.any(noise, axis=0) & np.isfinite(level)  # not an overflow
+    return np.where(measured, level, 0.0).reshape(outputs)
 
 
 @functools.cache
