@@ -51,7 +51,7 @@ from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
-           "singular_arguments", "value_decides"]
+           "singular_arguments", "singular_distance", "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -301,6 +301,67 @@ def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]
             return found
     except Exception:  # a callable that only TensorFlow can run, or one using arrays
         return []
+
+
+# Rows whose derivative's domain ends at finite points (log and sqrt at 0, arcsin and arccos at
+# ±1): a length scale for finite differences, though no sign change to keep a stencil clear of
+# (outside the domain f is NaN, and the domain fallback shrinks the step).
+_EDGES: dict[E.Elementary, tuple[float, ...]] = {
+    row: tuple(end for end in (row.domain.derivative.lower, row.domain.derivative.upper)
+               if math.isfinite(end))
+    for row in E.ELEMENTARY.values()
+    if row.arity == 1 and not row.domain.kinks and any(
+        math.isfinite(end) for end in (row.domain.derivative.lower, row.domain.derivative.upper))}
+DISTANCE_PROBE = 1e-7  # the relative step of the slope estimate in singular_distance
+
+
+def singular_distance(fn: Function, point: np.ndarray, direction: np.ndarray) -> float | None:
+    """How far along ``direction`` (in units of t, x + t·direction) the nearest kink, pole or
+    domain edge of f lies, estimated: for each argument a(t) of such an operation, the Newton
+    step |a(0) − edge| / |a′(0)| to its edge (a′ from a forward difference with a relative
+    step of 1e-7), the least of them. Parsed functions only (None for a callable, for f with
+    none, or when every estimate is 0, infinite or NaN).
+
+    It is the length scale finite differences need near a singularity: the derivatives of
+    sqrt x at 1e-6 grow like x⁻ⁿ, so the best step is ε^(1/(p+k))·1e-6, not ε^(1/(p+k))·1.
+    """
+    if fn.tree is None:
+        return None
+    made = fn.__dict__.get("_edges")
+    if made is None:
+        entries = [(node.args[_SINGULAR[node.op][0]], _SINGULAR[node.op][1], (0.0,))
+                   for root in fn.tree for node in _singular_nodes(root)]
+        entries += [(node.args[0], None, _EDGES[node.op])
+                    for root in fn.tree for node in _edge_nodes(root)]
+        made = fn.__dict__["_edges"] = (Function(
+            tree=[argument for argument, _, _ in entries], vector_output=True,
+            variables=fn.variables), [(t, edges) for _, t, edges in entries]) if entries else ()
+    if not made:
+        return None
+    arguments, shapes = made
+    point = np.asarray(point, dtype=float)
+    probe = DISTANCE_PROBE * max(float(np.max(np.abs(point))), 1.0)
+    stacked = np.stack([point, point + probe * np.asarray(direction, dtype=float)], axis=1)
+    with np.errstate(all="ignore"):
+        out = arguments.on_vector(stacked, stacked.shape[0])
+        distances = []
+        for (transform, edges), column in zip(shapes, out):
+            here, there = np.broadcast_to(np.asarray(column, dtype=float), (2,))
+            if transform is not None:
+                here, there = transform(here), transform(there)
+            slope = abs(there - here) / probe
+            distances += [abs(here - edge) / slope for edge in edges]
+    finite = [d for d in distances if 0.0 < d < math.inf]
+    return min(finite) if finite else None
+
+
+def _edge_nodes(node: Any) -> Iterator[Apply]:
+    """The operations of a parsed tree whose domain has a finite edge (see _EDGES)."""
+    if isinstance(node, Apply):
+        for arg in node.args:
+            yield from _edge_nodes(arg)
+        if node.op in _EDGES:
+            yield node
 
 
 def _whole(exponent: Any) -> bool:

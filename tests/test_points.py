@@ -20,7 +20,7 @@ import diffx
 from diffx.engines import FAMILIES
 from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning, UnsupportedError
 from diffx.functions import as_function, parse
-from diffx.points import check_point, singular_arguments
+from diffx.points import check_point, singular_arguments, singular_distance
 
 EXACT = [m for m in diffx.METHODS if FAMILIES[m] != "numeric"]
 
@@ -303,3 +303,32 @@ def test_a_callable_that_cannot_be_recorded_has_nothing_to_report() -> None:
         return float(np.abs(x))  # float() of a recorded value: recording refuses
 
     assert singular_arguments(as_function(opaque), np.array([2.0])) is None
+
+
+# --- the distance to the nearest kink, pole or domain edge (numeric step scale) -------------
+@pytest.mark.parametrize(("text", "at", "direction", "expected"), [
+    ("sqrt(x)", [1e-6], [1.0], 1e-6),                   # domain edge at 0
+    ("log(x)*2", [1e-4], [1.0], 1e-4),
+    ("arcsin(x)", [0.9], [1.0], 0.1),                   # edges at ±1: the nearer one
+    ("x**(1/3)", [1e-5], [1.0], 1e-5),                  # base of a fractional power
+    ("abs(x - 1)*sin(x)", [3.0], [1.0], 2.0),           # kink at 1
+    ("1/(1 + 25*x**2)", [0.2], [1.0], 2 / 10),          # Newton step |a/a′| = 2 / (50·0.2)
+    ("tan(x)", [1.565], [1.0], 1 / math.tan(1.565)),    # |cos x / (cos x)′| = cot x
+    ("sqrt(x) + y", [4.0, 1.0], [0.0, 1.0], None),      # along y, x's edge never comes nearer
+    ("sqrt(x*y)", [1e-3, 2.0], [1.0, 1.0], 1e-3 * 2.0 / (2.0 + 1e-3)),  # xy/(x+y) along (1,1)
+])
+def test_singular_distance_is_the_newton_step_to_the_nearest_edge(text, at, direction,
+                                                                  expected) -> None:
+    """Closed forms of |a − edge| / |a′| along the direction; a′ comes from a forward
+    difference with a relative step of 1e-7, whose error is about 1e-7·|a″/a′|·|x|: rtol 1e-5."""
+    found = singular_distance(parse(text), np.array(at), np.array(direction))
+    if expected is None:
+        assert found is None
+    else:
+        assert found == pytest.approx(expected, rel=1e-5)
+
+
+def test_singular_distance_needs_a_parsed_function_with_a_singularity() -> None:
+    assert singular_distance(parse("sin(x)*exp(x)"), np.array([1.0]), np.array([1.0])) is None
+    assert singular_distance(as_function(np.sqrt), np.array([1e-6]), np.array([1.0])) is None
+    assert singular_distance(parse("abs(x)"), np.array([0.0]), np.array([1.0])) is None  # on it
