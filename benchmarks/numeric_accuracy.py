@@ -11,7 +11,8 @@ Run: ``python benchmarks/numeric_accuracy.py`` (needs the ``bench`` extra for th
 3. automatic step vs the best step of a sweep (1e-16 … 1, 8 per decade): the fraction of
    functions where the automatic step's error is within 10× of the sweep's best;
 4. error-estimate coverage: the fraction of functions where ``Estimate.error`` ≥ the true error;
-5. what the kink and pole check costs where it finds nothing: time with it / without it;
+5. what the kink and pole check (and the distance scale) cost where there is nothing to
+   clear: time with them / without them;
 6. what measuring f's noise costs: time and evaluations with it / without it.
 
 Correct digits are −log10(relative error), clipped to [0, 16]. Every error is against
@@ -306,18 +307,20 @@ KINKED = (("abs(x - 1)*sin(x)", "abs(x - 1)*sin(x)", (3.0,)),
 
 
 def table_kink_check(sets: dict[str, list[Case]]) -> None:
-    """What keeping the stencils clear of kinks and poles costs where there is none to clear:
-    time with the check / time with it switched off, medians measured side by side. Each call
+    """What keeping the stencils clear of kinks and poles, and scaling the step with the
+    distance to them, cost where there is none to clear: time with both / time with both
+    switched off, medians measured side by side. Each call
     is at a new point (an optimiser's path), so nothing recorded is reused."""
     from timing import side_by_side  # benchmarks/timing.py, next to this script
 
     from diffx.engines import numeric
 
     print("\n5. The kink and pole check's cost (singular arguments at x and at the stencil's "
-          "ends: parsed f evaluates them, a callable is recorded; a new point each call): "
-          "time with it / without it")
+          "ends: parsed f evaluates them, a callable is recorded; and, for parsed f, the "
+          "distance to the nearest one that scales the step; a new point each call): "
+          "time with them / without them")
     print(f"{'function':<34}{'central':>10}{'richardson':>12}")
-    check = numeric.singular_arguments
+    check, distance = numeric.singular_arguments, numeric.singular_distance
     for label, f, point in KINKED:
         fn, ratios = parse(f) if isinstance(f, str) else f, []
         for method in ("central", "richardson"):
@@ -330,10 +333,11 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
 
             def unchecked(run=run):
                 numeric.singular_arguments = lambda fn, x: None
+                numeric.singular_distance = lambda fn, x, direction: None
                 try:
                     return run()
                 finally:
-                    numeric.singular_arguments = check
+                    numeric.singular_arguments, numeric.singular_distance = check, distance
 
             times = side_by_side({"with": run, "without": unchecked}, rounds=30)
             ratios.append(times["with"] / times["without"])
