@@ -715,7 +715,8 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
     x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
     scale = max(float(np.max(np.abs(x * direction))), 1.0)
     chosen = not isinstance(step, (int, float))  # the step is diffx's to choose
-    nearest = singular_distance(fn, x, direction) if chosen else None
+    scaled = chosen and not (method == "complex-step" and order == 1)  # (h = 1e-100 there)
+    nearest = singular_distance(fn, x, direction) if scaled else None
     if nearest is not None:  # a kink, pole or domain edge closer than the scale: f's scale
         scale = min(scale, nearest)
     if method == "complex-step":
