@@ -212,7 +212,8 @@ def test_complex_step_second_derivative_error_estimate_near_a_pole() -> None:
     # spaced points across them that measure f's noise (numeric._Stencil._noise_points);
     # points with zero weight are not evaluated, a point used twice is evaluated once
     ("forward", 9, 17, 33, 9),     # x … x+2h at h/4: 9 points, x, x+h, x+2h among them;
-    ("backward", 9, 17, 33, 9),    # second: x, x+h, x+2h, x+4h and the noise points at h/2
+    ("backward", 9, 17, 33, 9),    # second: x, x+h, x+2h, x+4h and 5 noise points at h/2;
+    # Hessian: f(x) + 4 directions x (3 + 5) = 33
     ("central", 9, 17, 49, 13),    # x±h, x±2h; noise at h/2 adds x, x±h/2, x±3h/2
     # gradient n = 2: f(x) once + 2 axes x 8. Second derivative (central): x, x±h, x±2h and
     # 8 noise points (their spacing h/32 ≤ the first-derivative step / 2, so that the noise
@@ -669,6 +670,8 @@ def test_noise_level_of_the_logistic_map_matches_its_true_rounding() -> None:
     from diffx import catalog
 
     fn = catalog.get("logistic_map").function()
+    # about the noise spacing at |x| ≤ 1 (ε^(1/3)/2 = 3.03e-6), times a factor with a full
+    # mantissa: on a power-of-two grid the rounding errors correlate (numeric.STEP_DITHER)
     x0, spacing = 0.3, 3.0277e-6 * 0.37
     points = x0 + spacing * np.arange(-4, 5)
     values = np.array([float(fn.numpy_call(np.array([p]))) for p in points])
