@@ -134,6 +134,10 @@ NOISE_MARGIN = 3.0
 # at 0.3 measures 0.1·ε|f| of noise on that grid and 50–70·ε|f| off it. A factor with a full
 # mantissa puts the steps (and the noise samples on them) off every power-of-two grid.
 STEP_DITHER = 0.9
+# The distance scale never goes below 2³⁰ ulps of x, where the forward step ε^(1/2)·scale is 16
+# ulps: a singularity nearer than that (tan at the float nearest π/2, sqrt at a subnormal x)
+# leaves nothing to resolve, and smaller scales would underflow the steps.
+DISTANCE_FLOOR_ULPS = 2.0**30
 
 
 # --------------------------------------------------------------------------------------------
@@ -500,7 +504,8 @@ class _Stencil:
         low, high = float(np.min(span)), float(np.max(span))
         half = (NOISE_SAMPLES - 1) // 2
         widest = min(-low, high) / half if low < 0 < high else (high - low) / (2 * half)
-        halvings = max(0, round(math.log2(widest / self.line.noise_spacing)))
+        ratio = widest / self.line.noise_spacing if self.line.noise_spacing > 0 else 1.0
+        halvings = max(0, round(math.log2(ratio))) if math.isfinite(ratio) else 0
         spacing = _exact_step(self.line.x0, widest / 2**halvings)
         if low < 0 < high:
             return spacing * np.arange(-half, half + 1)
@@ -715,10 +720,10 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
     x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
     scale = max(float(np.max(np.abs(x * direction))), 1.0)
     chosen = not isinstance(step, (int, float))  # the step is diffx's to choose
-    scaled = chosen and not (method == "complex-step" and order == 1)  # (h = 1e-100 there)
-    nearest = singular_distance(fn, x, direction) if scaled else None
+    nearest = singular_distance(fn, x, direction) if chosen else None
     if nearest is not None:  # a kink, pole or domain edge closer than the scale: f's scale
-        scale = min(scale, nearest)
+        ulp = float(np.spacing(np.max(np.abs(x * direction))))
+        scale = min(scale, max(nearest, DISTANCE_FLOOR_ULPS * ulp))
     if method == "complex-step":
         return _complex_step(fn, x, direction, order, step, f, accuracy, scale)
 
@@ -788,11 +793,15 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
                   scale: float) -> tuple[np.ndarray, np.ndarray, float]:
     """f'(x) = Im f(x + i·h) / h with no subtraction, so h can be tiny and f' exact to rounding.
 
-    Higher orders apply a central stencil of order k-1 to these exact first derivatives, with
-    the same step selection and error estimate as the real stencils.
+    h = 1e-100, times f's length scale when a singularity is nearer than 1 (h must be far
+    below the distance to it: log at 1e-150 with h = 1e-100 gave π/2·1e100, not 1e150); never
+    below the smallest normal float. Higher orders apply a central stencil of order k-1 to
+    these exact first derivatives, with the same step selection and error estimate as the
+    real stencils.
     """
+    tiny = max(COMPLEX_STEP * min(scale, 1.0), float(np.finfo(float).tiny))
 
-    def first(t: float, h: float = COMPLEX_STEP) -> np.ndarray:
+    def first(t: float, h: float = tiny) -> np.ndarray:
         point = (x + t * direction).astype(complex) + 1j * h * direction
         return np.imag(f(point)) / h
 
@@ -801,7 +810,7 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
             value, coarse = first(0.0, float(step)), first(0.0, 2.0 * float(step))
             return value, np.abs(coarse - value) / 3 + EPS * np.abs(value), float(step)
         value = first(0.0)
-        return value, EPS * np.abs(value), COMPLEX_STEP
+        return value, EPS * np.abs(value), tiny
     x0 = float(np.dot(x, direction)) if np.count_nonzero(direction) == 1 else 0.0
     return _difference(_Line(first, x0, scale), "central", order - 1, accuracy or 2, step, scale)
 
