@@ -63,12 +63,13 @@ Richardson
     edge h₀ shrinks and a one-sided tableau (powers h, h², … eliminated) is tried as well.
 
 Complex step
-    ``Im f(x + ih)/h`` with h = 1e-100: no subtraction, so first derivatives are exact to
-    rounding. Functions that are not complex-analytic (abs, relu, sign, heaviside: rows of
-    :mod:`diffx.elementary` with ``analytic=False``) are refused with ``UnsupportedError``
-    (their complex extension would return a wrong derivative silently). Higher orders apply a
-    central stencil (any ``accuracy``) to these exact first derivatives, with the step
-    selection above. A given ``step=`` applies to that outer stencil only.
+    ``Im f(x + ih)/h`` with h = 1e-100 (times the distance to a nearer singularity of a parsed
+    f): no subtraction, so first derivatives are exact to rounding. Functions that are not
+    complex-analytic (abs, relu, sign, heaviside: rows of :mod:`diffx.elementary` with
+    ``analytic=False``) are refused with ``UnsupportedError`` (their complex extension would
+    return a wrong derivative silently). Higher orders apply a central stencil (any
+    ``accuracy``) to these exact first derivatives, with the step selection above. A given
+    ``step=`` applies to that outer stencil only.
 """
 
 from __future__ import annotations
@@ -114,7 +115,7 @@ COMPLEX_STEP = 1e-100  # any tiny h works: there is no subtraction, so no cancel
 RICHARDSON_LEVELS = 4  # rows always computed; more while the best estimate still improves
 RICHARDSON_MAX_LEVELS = 12
 RICHARDSON_PATIENCE = 1  # rows without a halving of the best error estimate before stopping
-RICHARDSON_START = 16.0  # h₀ = 16 × the accuracy-4 model step ε^(1/5)·max(|x|, 1)
+RICHARDSON_START = 16.0  # h₀ = 16 × the accuracy-4 model step ε^(1/5)·L (L: f's length scale)
 REFINE_MOVES = 3  # moves of h towards the truncation/rounding balance point
 ADAPTIVE_DOUBLINGS = 12  # upward probe of step="adaptive": at most 4096 × the model step
 SHRINKS = 60  # domain fallback: h / 4 at most this many times (4⁶⁰ ≈ 1e36)
