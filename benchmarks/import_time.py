@@ -1,6 +1,6 @@
 """Import cost of diffx relative to its unavoidable dependencies (numpy, sympy, mpmath).
 
-Run: python benchmarks/import_time.py   — prints the ratio of medians over fresh interpreters,
+Run: python benchmarks/import_time.py   — prints the ratio of medians over 21 fresh interpreters,
 the two statements alternating, in two regimes:
 
 - bytecode cached, as after `pip install` or any second import: compiled files go to a
@@ -12,31 +12,27 @@ the two statements alternating, in two regimes:
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
+from functools import partial
+
+from timing import side_by_side  # benchmarks/timing.py, next to this script
 
 BASE = "import numpy, sympy, mpmath"
 OURS = "import diffx"
 
 
-def _seconds(statement: str, env: dict[str, str]) -> float:
-    start = time.perf_counter()
+def _fresh_interpreter(statement: str, env: dict[str, str]) -> None:
     subprocess.run([sys.executable, "-c", statement], check=True, env=env)
-    return time.perf_counter() - start
 
 
-def ratio(env: dict[str, str], runs: int = 9) -> float:
-    """Median fresh-interpreter time of `import diffx` / that of numpy+sympy+mpmath."""
-    for statement in (BASE, OURS):  # warm-up: fills the bytecode cache when there is one
-        _seconds(statement, env)
-    base, ours = [], []
-    for _ in range(runs):
-        base.append(_seconds(BASE, env))
-        ours.append(_seconds(OURS, env))
-    return statistics.median(ours) / statistics.median(base)
+def ratio(env: dict[str, str], runs: int = 21) -> float:
+    """Median fresh-interpreter time of `import diffx` / that of numpy+sympy+mpmath, the two
+    alternating (the warm-up fills the bytecode cache when there is one)."""
+    times = side_by_side({"base": partial(_fresh_interpreter, BASE, env),
+                          "ours": partial(_fresh_interpreter, OURS, env)}, rounds=runs, inner=1)
+    return times["ours"] / times["base"]
 
 
 if __name__ == "__main__":
@@ -47,4 +43,4 @@ if __name__ == "__main__":
     uncached = dict(os.environ, PYTHONDONTWRITEBYTECODE="1")
     uncached.pop("PYTHONPYCACHEPREFIX", None)
     print(f"compiled every time:    import diffx / {BASE} = {ratio(uncached):.2f}  "
-          "(median of 9 each; diffx's own bytecode is not cached)")
+          "(median of 21 each; diffx's own bytecode is not cached)")
