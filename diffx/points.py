@@ -247,25 +247,20 @@ def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
     operation in the order f applies them (see _SINGULAR; a constant denominator or a constant
     non-negative integer power is neither); None when f has none, cannot be recorded or
     applies them to arrays. Finite differences keep their stencils on one side of each
-    (diffx.engines.numeric). A parsed f evaluates just those arguments (a function made from
-    its tree, once); a callable is recorded, and the point's answer kept (it comes back for
-    every direction of a gradient)."""
+    (diffx.engines.numeric). A parsed f evaluates the arguments of its singular operations (a
+    function made from its tree once, :func:`_parsed_arguments`); a callable is recorded,
+    and the point's answer kept (it comes back for every direction of a gradient)."""
     if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
         return None
     if fn.tree is not None:
-        made = fn.__dict__.get("_singular")
-        if made is None:
-            nodes = [node for root in fn.tree for node in _singular_nodes(root)]
-            made = fn.__dict__["_singular"] = (Function(
-                tree=[node.args[_SINGULAR[node.op][0]] for node in nodes], vector_output=True,
-                variables=fn.variables), [_SINGULAR[node.op][1] for node in nodes]) \
-                if nodes else ()
-        if not made:
+        made = _parsed_arguments(fn)
+        if not made or not made[2]:
             return None
-        arguments, transforms = made
+        arguments, shapes, singular = made
         with np.errstate(all="ignore"):
             values = arguments.numpy_call(np.asarray(point, dtype=float))
-            return np.array([t(v) if t else v for t, v in zip(transforms, values)])
+            return np.array([t(v) if t else v
+                             for (t, _), v in zip(shapes[:singular], values[:singular])])
     try:
         if not _CALLABLES_SINGULAR.get(fn.func, True):
             return None
@@ -325,20 +320,10 @@ def singular_distance(fn: Function, point: np.ndarray, direction: np.ndarray) ->
     It is the length scale finite differences need near a singularity: the derivatives of
     sqrt x at 1e-6 grow like x⁻ⁿ, so the best step is ε^(1/(p+k))·1e-6, not ε^(1/(p+k))·1.
     """
-    if fn.tree is None:
-        return None
-    made = fn.__dict__.get("_edges")
-    if made is None:
-        entries = [(node.args[_SINGULAR[node.op][0]], _SINGULAR[node.op][1], (0.0,))
-                   for root in fn.tree for node in _singular_nodes(root)]
-        entries += [(node.args[0], None, _EDGES[node.op])
-                    for root in fn.tree for node in _edge_nodes(root)]
-        made = fn.__dict__["_edges"] = (Function(
-            tree=[argument for argument, _, _ in entries], vector_output=True,
-            variables=fn.variables), [(t, edges) for _, t, edges in entries]) if entries else ()
+    made = _parsed_arguments(fn) if fn.tree is not None else ()
     if not made:
         return None
-    arguments, shapes = made
+    arguments, shapes, _ = made
     point = np.asarray(point, dtype=float)
     probe = DISTANCE_PROBE * max(float(np.max(np.abs(point))), 1.0)
     stacked = np.stack([point, point + probe * np.asarray(direction, dtype=float)], axis=1)
@@ -353,6 +338,25 @@ def singular_distance(fn: Function, point: np.ndarray, direction: np.ndarray) ->
             distances += [abs(here - edge) / slope for edge in edges]
     finite = [d for d in distances if 0.0 < d < math.inf]
     return min(finite) if finite else None
+
+
+def _parsed_arguments(fn: Function) -> tuple:
+    """For a parsed f, made once: a Function of the arguments of its singular operations —
+    kinks and poles first (see _SINGULAR), then domain edges (see _EDGES) — with each one's
+    transform and edge values, and how many are kinks and poles; () when f has none. It
+    serves :func:`singular_arguments` (the kinks and poles) and :func:`singular_distance`."""
+    made = fn.__dict__.get("_arguments")
+    if made is None:
+        entries = [(node.args[_SINGULAR[node.op][0]], _SINGULAR[node.op][1], (0.0,))
+                   for root in fn.tree for node in _singular_nodes(root)]
+        singular = len(entries)
+        entries += [(node.args[0], None, _EDGES[node.op])
+                    for root in fn.tree for node in _edge_nodes(root)]
+        made = fn.__dict__["_arguments"] = (Function(
+            tree=[argument for argument, _, _ in entries], vector_output=True,
+            variables=fn.variables), [(t, edges) for _, t, edges in entries], singular) \
+            if entries else ()
+    return made
 
 
 def _edge_nodes(node: Any) -> Iterator[Apply]:
