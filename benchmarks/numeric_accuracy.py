@@ -306,6 +306,27 @@ KINKED = (("abs(x - 1)*sin(x)", "abs(x - 1)*sin(x)", (3.0,)),
           ("callable: np.abs(x - 1)*np.sin(x)", lambda x: np.abs(x - 1.0) * np.sin(x), (3.0,)))
 
 
+def _switched_off(run: Callable[[], object],
+                  *patches: tuple[object, dict[str, object]]) -> Callable[[], object]:
+    """``run`` with a feature switched off: each (target, {attribute: replacement}) set for
+    the call and restored after it (plain setattr: the switch itself must cost next to
+    nothing, as it is inside the timed call)."""
+    saved = [(target, name, getattr(target, name))
+             for target, replacements in patches for name in replacements]
+
+    def switched_off() -> object:
+        for target, replacements in patches:
+            for name, replacement in replacements.items():
+                setattr(target, name, replacement)
+        try:
+            return run()
+        finally:
+            for target, name, original in saved:
+                setattr(target, name, original)
+
+    return switched_off
+
+
 def table_kink_check(sets: dict[str, list[Case]]) -> None:
     """What keeping the stencils clear of kinks and poles, and scaling the step with the
     distance to them, cost where there is none to clear: time with both / time with both
@@ -320,7 +341,6 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
           "distance to the nearest one that scales the step; a new point each call): "
           "time with them / without them")
     print(f"{'function':<34}{'central':>10}{'richardson':>12}")
-    check, distance = numeric.singular_arguments, numeric.singular_distance
     for label, f, point in KINKED:
         fn, ratios = parse(f) if isinstance(f, str) else f, []
         for method in ("central", "richardson"):
@@ -331,14 +351,9 @@ def table_kink_check(sets: dict[str, list[Case]]) -> None:
                 return diffx.gradient(fn, at, method) if len(at) > 1 else \
                     diffx.derivative(fn, float(at[0]), method)
 
-            def unchecked(run=run):
-                numeric.singular_arguments = lambda fn, x: None
-                numeric.singular_distance = lambda fn, x, direction: None
-                try:
-                    return run()
-                finally:
-                    numeric.singular_arguments, numeric.singular_distance = check, distance
-
+            unchecked = _switched_off(run, (numeric, {
+                "singular_arguments": lambda fn, x: None,
+                "singular_distance": lambda fn, x, direction: None}))
             times = side_by_side({"with": run, "without": unchecked}, rounds=30)
             ratios.append(times["with"] / times["without"])
         print(f"{label:<34}" + "".join(f"{r:>10.2f}x" if i == 0 else f"{r:>11.2f}x"
@@ -362,7 +377,6 @@ def table_noise_cost(sets: dict[str, list[Case]]) -> None:
     print("\n6. Measuring f's noise (9 points per stencil, ECnoise): time with it / without it, "
           "and evaluations with / without")
     print(f"{'function':<34}" + "".join(f"{m:>22}" for m in ("forward", "central", "acc=4")))
-    points, level = numeric._Stencil._noise_points, numeric.noise_level
     for label, f, point in NOISE_CASES:
         fn, cells = parse(f) if isinstance(f, str) else f, []
         for method, options in (("forward", {}), ("central", {}), ("central", {"accuracy": 4})):
@@ -372,14 +386,9 @@ def table_noise_cost(sets: dict[str, list[Case]]) -> None:
                 at = np.array(point) + 1e-6 * next(moves)
                 return diffx.gradient(fn, at, method, full_output=True, **options)
 
-            def unmeasured(run=run):
-                numeric._Stencil._noise_points = lambda self, span: span[:0]
-                numeric.noise_level = lambda samples: np.zeros(np.shape(samples)[1:])
-                try:
-                    return run()
-                finally:
-                    numeric._Stencil._noise_points, numeric.noise_level = points, level
-
+            unmeasured = _switched_off(
+                run, (numeric._Stencil, {"_noise_points": lambda self, span: span[:0]}),
+                (numeric, {"noise_level": lambda samples: np.zeros(np.shape(samples)[1:])}))
             times = side_by_side({"with": run, "without": unmeasured}, rounds=30)
             counts = f"{run().evaluations}/{unmeasured().evaluations}"
             cells.append(f"{times['with'] / times['without']:.2f}x {counts:>7}")
