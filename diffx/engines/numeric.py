@@ -659,10 +659,12 @@ def richardson(estimate: Callable[[float], tuple[np.ndarray, ...]], h0: float,
     return best, reported, best_step
 
 
-def _richardson(line: _Line, order: int, step: float | str | None, scale: float,
+def _richardson(line: _Line, order: int, step: float | str | None, h0: float,
                 noisy: bool = True) -> tuple[np.ndarray, np.ndarray, float]:
     """Richardson on central differences (accuracy 2); near a domain edge the start step
     shrinks, and a one-sided tableau (accuracy 1, all powers of h) is tried as well.
+
+    ``h0``: the first row's step when diffx chooses it (``step`` not a number).
 
     ``noisy``: measure f's noise (9 more evaluations) and report errors with it. diffx does so
     for callables, which may be simulations with noise of any size (sin plus noise of 1e-10:
@@ -690,10 +692,8 @@ def _richardson(line: _Line, order: int, step: float | str | None, scale: float,
                           max_levels=RICHARDSON_MAX_LEVELS, increment=increment,
                           patience=RICHARDSON_PATIENCE)
 
-    model = step_for("richardson", 1.0, order) * scale
-    h0 = _exact_step(line.x0, float(step) if isinstance(step, (int, float)) else model)
     if isinstance(step, (int, float)):
-        return run("central", h0)
+        return run("central", _exact_step(line.x0, float(step)))
     candidates = []
     central = _Stencil(line, stencil_offsets("central", order, 2), order)
     fitted = _fit(central, h0)
@@ -747,8 +747,8 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
         h0 = _exact_step(x0, step_for("richardson", 1.0, order) * scale)  # the first row's
         cleared = chosen and _clear_of_singularities(
             fn, x, direction, x0, h0, stencil_offsets("central", order, 2),
-            lambda h: _richardson(line, order, h, scale, fn.tree is None))
-        return cleared or _richardson(line, order, step, scale, fn.tree is None)
+            lambda h: _richardson(line, order, h, h0, fn.tree is None))
+        return cleared or _richardson(line, order, step, h0, fn.tree is None)
     raise UnsupportedError(f"unknown finite-difference method {method!r}")
 
 
