@@ -14,6 +14,7 @@ __all__ = [
     "NonDifferentiableError",
     "NonDifferentiableWarning",
     "ParseError",
+    "PluginWarning",
     "UnsupportedError",
 ]
 
@@ -63,3 +64,7 @@ class UnsupportedError(DiffxError, NotImplementedError):
 
 class LimitError(DiffxError, ValueError):
     """The input exceeds a resource limit (length, nesting depth, size of a power)."""
+
+
+class PluginWarning(UserWarning):
+    """A method plug-in (entry-point group ``diffx.methods``) could not be loaded."""

@@ -430,7 +430,10 @@ def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
 class Function:
     """A scalar or vector function of n real variables that every engine can differentiate.
 
-    ``f(a, b, ...)`` evaluates with one argument per variable, each a number of any backend.
+    ``f(a, b, ...)`` evaluates with one argument per variable, each a number of any backend;
+    ``f(x)`` with one float vector ``x`` of shape (n,) evaluates at that point and returns an
+    ndarray of shape () or (m,) (what a plug-in method's core calls, see
+    :mod:`diffx.engines.registry`).
     Engines call :meth:`on_vector` with a vector-like of length n (ndarray, Dual vector,
     tensor, object array of symbols); the result is a scalar or a list of m scalars.
     ``variables`` is ``None`` for a callable whose number of inputs is set by the point.
@@ -455,12 +458,20 @@ class Function:
 
     # --- evaluation -------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
+        if len(args) == 1 and self._is_point(args[0]):
+            return self.numpy_call(args[0])
         if self._compiled is not None:
             self._check_arity(len(args))
             backend = _constant_backend(args)
             outputs = [code(args, backend) for code in self._compiled]
             return outputs if self.vector_output else outputs[0]
         return self._call_func(*args)
+
+    def _is_point(self, x: Any) -> bool:
+        """A float or complex vector holding all n ≥ 2 coordinates of the point."""
+        return (isinstance(x, np.ndarray) and x.ndim == 1 and x.dtype.kind in "fc"
+                and self.variables is not None and len(self.variables) > 1
+                and x.size == len(self.variables))
 
     def _call_func(self, *args: Any) -> Any:
         """Call the user's callable; SymPy, mpmath and TensorFlow inputs go in boxed, so that

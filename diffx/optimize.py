@@ -42,7 +42,7 @@ import numpy as np
 from diffx import catalog
 from diffx import elementary as E
 from diffx.elementary import backend_of, softplus
-from diffx.engines import FAMILIES, METHODS, gradient
+from diffx.engines import METHODS, engine, gradient, registry
 from diffx.engines.dual import Dual
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function, as_function
@@ -320,14 +320,16 @@ def minimize(f: Any, x0: Any = None, method: str = "dual", optimizer: str | None
         hyperparameters = {**defaults.hyperparameters, **hyperparameters}
     updater = make_optimizer(optimizer, lr, **hyperparameters)
     steps = _check_steps(steps)
-    if method not in FAMILIES:
+    if method not in METHODS:
         raise OptimizeError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if dtype not in ("float64", "float32"):
         raise OptimizeError(f"dtype must be 'float64' or 'float32', got {dtype!r}")
-    if dtype == "float32" and not method.startswith("tape"):
-        raise UnsupportedError(f"float32 runs need a TensorFlow method ('tape' or "
-                               f"'tape-forward'); {method!r} computes in float64 only")
-    if step is not None and FAMILIES[method] != "numeric":
+    if dtype not in engine(method).dtypes:
+        raise UnsupportedError(
+            f"{dtype} runs need a method that computes in {dtype} "
+            f"({', '.join(registry.methods(dtype=dtype))}); {method!r} computes in "
+            f"{' or '.join(engine(method).dtypes)} only")
+    if step is not None and "step" not in engine(method).options:
         raise OptimizeError(f"method {method!r} takes no step= (only finite differences do)")
     options = {} if step is None else {"step": step}
     if callback is not None and not callable(callback):
@@ -728,7 +730,7 @@ def problem(name: str) -> Problem:
 # --------------------------------------------------------------------------------------------
 # Comparing gradient methods on one problem
 # --------------------------------------------------------------------------------------------
-EXACT_METHODS = ("symbolic", "dual", "tape", "tape-forward")
+# the default selection of compare_methods: one or two of each family, the quick ones
 COMPARED_METHODS = ("symbolic", "dual", "tape", "richardson", "complex-step", "central",
                     "forward")
 
@@ -813,7 +815,7 @@ def compare_methods(name: str | Problem, methods: Sequence[str] | None = None,
         for method in requested:
             if method not in skipped:
                 results[method] = minimize(chosen, method=method, **options)
-    exact = [results[m].path for m in EXACT_METHODS if m in results]
+    exact = [results[m].path for m in registry.methods(exact=True) if m in results]
     reference = None
     deviations: dict[str, float] = {}
     if exact and all(p.shape == exact[0].shape for p in exact):

@@ -647,7 +647,8 @@ def test_callback_sees_every_iterate_and_can_stop():
     ({"momentum": 0.9}, O.OptimizeError, "optimizer 'gd' takes no momentum="),
     ({"epsilon": 0.0, "optimizer": "adam"}, O.OptimizeError, "epsilon must be a positive"),
     ({"dtype": "float16"}, O.OptimizeError, "dtype must be"),
-    ({"dtype": "float32"}, diffx.UnsupportedError, "float32 runs need a TensorFlow method"),
+    ({"dtype": "float32"}, diffx.UnsupportedError,
+     "float32 runs need a method that computes in float32"),
     ({"step": 1e-6}, O.OptimizeError, "method 'dual' takes no step="),
 ])
 def test_bad_arguments_raise_clear_errors(kwargs, error, message):

@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 
 import diffx
-from diffx.engines import FAMILIES
+from diffx.engines import methods
 from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning, UnsupportedError
 from diffx.functions import as_function, parse
 from diffx.points import check_point, singular_arguments, singular_distance
 
-EXACT = [m for m in diffx.METHODS if FAMILIES[m] != "numeric"]
+EXACT = methods(exact=True)
 
 
 def caught(call):

@@ -1,10 +1,13 @@
 """The methods, and ``derivative``/``gradient``/``jacobian``/``hessian`` written once over them.
 
-Each engine module implements three cores — k-th derivative of a scalar function of one
-variable, Jacobian (m, n), Hessian (n, n) — in whatever way is natural to it. This module
-validates input, applies the bad-point policy of :mod:`diffx.points`, picks the engine, wraps
-results in an :class:`Estimate` and shapes them: ``gradient`` is the one-row Jacobian of a
-scalar function.
+Each engine module declares its methods as :class:`~diffx.engines.registry.Engine` records —
+name, family, description, capabilities and cores (Jacobian (m, n); optionally the k-th
+derivative of a scalar function of one variable and the Hessian (n, n)) — and is registered
+here, in the order ``diffx.METHODS`` lists them; code outside diffx adds methods with
+:func:`register` or the entry-point group ``diffx.methods`` (:mod:`diffx.engines.registry`).
+This module validates input against the method's record, applies the bad-point policy of
+:mod:`diffx.points`, calls the core, wraps results in an :class:`Estimate` and shapes them:
+``gradient`` is the one-row Jacobian of a scalar function. ``diffx methods`` prints the list:
 
 =============  =========  ====================================================================
 method         family     how
@@ -23,6 +26,8 @@ tape-forward   automatic  TensorFlow ForwardAccumulator (forward mode; forward-o
 reverse        automatic  diffx's own reverse mode over a recorded trace (forward-over-reverse
                           with dual numbers for higher orders and Hessians)
 =============  =========  ====================================================================
+
+(The steps of the finite differences are described once, in :mod:`diffx.engines.numeric`.)
 """
 
 from __future__ import annotations
@@ -34,8 +39,20 @@ from typing import Any
 
 import numpy as np
 
-from diffx.engines import dual, numeric, reverse, symbolic, tape
+from diffx.elementary import TableArithmetic
+from diffx.engines import dual, numeric, registry, reverse, symbolic, tape
 from diffx.engines.estimate import Estimate
+from diffx.engines.registry import (
+    DESCRIPTIONS,
+    FAMILIES,
+    METHODS,
+    Engine,
+    engine,
+    family_of,
+    methods,
+    register,
+    unregister,
+)
 from diffx.errors import (
     DiffxError,
     DomainError,
@@ -50,65 +67,69 @@ __all__ = [
     "DESCRIPTIONS",
     "FAMILIES",
     "METHODS",
+    "Engine",
     "Estimate",
     "derivative",
+    "engine",
     "family_of",
     "gradient",
     "hessian",
     "jacobian",
+    "methods",
+    "register",
+    "unregister",
 ]
 
-METHODS: tuple[str, ...] = ("symbolic", "forward", "backward", "central", "richardson",
-                            "complex-step", "dual", "tape", "tape-forward", "reverse")
-FAMILIES: dict[str, str] = {"symbolic": "symbolic", **{m: "numeric" for m in numeric.METHODS},
-                            "dual": "automatic", "tape": "automatic",
-                            "tape-forward": "automatic", "reverse": "automatic"}
-DESCRIPTIONS: dict[str, str] = {
-    "symbolic": "SymPy diff, then lambdify with common-subexpression elimination",
-    "forward": "forward difference (f(x+h) - f(x))/h, h = sqrt(eps)*max(|x|,1)",
-    "backward": "backward difference (f(x) - f(x-h))/h, h = sqrt(eps)*max(|x|,1)",
-    "central": "central difference (f(x+h) - f(x-h))/2h, h = cbrt(eps)*max(|x|,1)",
-    "richardson": "central differences at h, h/2, h/4, ... with Richardson extrapolation",
-    "complex-step": "Im f(x + ih)/h with h = 1e-100: exact first derivatives, analytic f only",
-    "dual": "forward-mode AD with diffx's dual numbers",
-    "tape": "reverse-mode AD with TensorFlow's GradientTape",
-    "tape-forward": "forward-mode AD with TensorFlow's ForwardAccumulator",
-    "reverse": "reverse-mode AD: diffx's own sweep over a recorded evaluation trace",
-}
+# the built-in methods, in the order diffx.METHODS lists them
+registry.register_engine(*symbolic.ENGINES, *numeric.ENGINES, *dual.ENGINES, *tape.ENGINES,
+                         *reverse.ENGINES)
 
-
-def family_of(method: str) -> str:
-    return FAMILIES[_check_method(method)]
-
-
-def _check_method(method: str) -> str:
-    if method not in FAMILIES:
-        raise DiffxError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
-    return method
-
-
-def _check_options(method: str, step: float | str | None, dtype: str | None,
-                   accuracy: int | None = None) -> str:
+def _check_options(record: Engine, step: float | str | None, dtype: str | None,
+                   accuracy: int | None = None, mode: str | None = None) -> dict[str, Any]:
+    """The keyword options for ``record``'s cores, refusing those it does not take."""
+    name = record.name
     if step is not None:
-        if FAMILIES[method] != "numeric":
-            raise DiffxError(f"method {method!r} takes no step= (only finite differences do)")
+        if "step" not in record.options:
+            raise DiffxError(f"method {name!r} takes no step= (only finite differences do: "
+                             f"{', '.join(methods(option='step'))})")
         if step == "adaptive":
-            if method not in ("forward", "backward", "central", "complex-step"):
-                raise DiffxError(f"step='adaptive' is for forward, backward, central and "
-                                 f"complex-step (orders >= 2); {method!r} chooses its own steps")
+            if not record.adaptive_step:
+                raise DiffxError(f"step='adaptive' is for {_listed(_adaptive_methods())} "
+                                 f"(orders >= 2); {name!r} chooses its own steps")
         elif not (isinstance(step, (int, float)) and math.isfinite(step) and step > 0):
             raise DiffxError(f"step must be a positive finite number or 'adaptive', "
                              f"got {step!r}")
-    if accuracy is not None:
-        if method not in ("forward", "backward", "central", "complex-step"):
-            raise DiffxError(f"accuracy= is for the stencil methods forward, backward, central "
-                             f"and complex-step (orders >= 2), not {method!r}")
-        numeric.stencil_offsets("forward" if method != "central" else "central", 1, accuracy)
-    dtype = dtype or "float64"
-    if dtype != "float64" and not method.startswith("tape"):
-        raise UnsupportedError(f"method {method!r} computes in float64 only; dtype={dtype!r} "
-                               f"is available for 'tape' and 'tape-forward'")
-    return dtype
+    if accuracy is not None and "accuracy" not in record.options:
+        raise DiffxError(f"accuracy= is for the stencil methods "
+                         f"{_listed(methods(option='accuracy'))} (orders >= 2), not {name!r}")
+    if mode is not None and not record.modes:  # the method checks the values it takes
+        raise DiffxError(f"mode= ({' or '.join(_all_modes())}) is for "
+                         f"{_listed(methods(option='mode'), quote=True)}, not {name!r}")
+    dtype = dtype or record.default_dtype
+    if dtype not in record.dtypes:
+        raise UnsupportedError(f"method {name!r} computes in {' or '.join(record.dtypes)} only; "
+                               f"dtype={dtype!r} is available for "
+                               f"{_listed(methods(dtype=dtype), quote=True) or 'no method'}")
+    given = {"step": step, "accuracy": accuracy, "dtype": dtype, "mode": mode}
+    options = {key: value for key, value in given.items() if key in record.options}
+    if record.check_options is not None:
+        record.check_options(**options)
+    return options
+
+
+def _adaptive_methods() -> tuple[str, ...]:
+    return tuple(m for m in methods(option="step") if engine(m).adaptive_step)
+
+
+def _all_modes() -> list[str]:
+    return list(dict.fromkeys(mode for m in methods() for mode in engine(m).modes))
+
+
+def _listed(names: Sequence[str], quote: bool = False) -> str:
+    names = [repr(n) if quote else n for n in names]
+    if not names:
+        return ""
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def _point(x: Any) -> np.ndarray:
@@ -143,19 +164,20 @@ def _where(point: np.ndarray) -> str:
     return values[0] if len(values) == 1 else f"({', '.join(values)})"
 
 
-def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
-         step: float | str | None, dtype: str,
-         accuracy: int | None = None, mode: str | None = None) -> tuple[Estimate, str | None]:
-    """Call the engine core for ``kind`` in {"derivative", "jacobian", "hessian"}, applying
+def _run(kind: str, fn: Function, point: np.ndarray, record: Engine, order: int,
+         options: dict[str, Any]) -> tuple[Estimate, str | None]:
+    """Call ``record``'s core for ``kind`` in {"derivative", "jacobian", "hessian"}, applying
     the bad-point policy of :mod:`diffx.points` (returns the estimate and, for a NaN result,
     the reason to give in the warning).
     """
-    early = None  # a tape run that returned f's value, which then decides the point
-    if method in ("tape", "tape-forward") and value_decides(fn, point):
+    method = record.name
+    _core(record, kind, order)  # refuse what the method does not supply before any work
+    early = None  # a run that returned f's value, which then decides the point
+    if record.value_and_derivative is not None and value_decides(fn, point):
         with np.errstate(all="ignore"), _running(fn, method):
-            f_value, derivative = tape.value_and_derivative(kind, fn, point, method, order,
-                                                            dtype, mode)
-        early = Estimate(derivative, None, None, None, method)
+            f_value, derivative = record.value_and_derivative(kind, fn, point, order=order,
+                                                              **options)
+        early = _as_estimate(derivative, method)
         check = check_from_value(f_value)
     else:
         check = check_point(fn, point)
@@ -173,12 +195,12 @@ def _run(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
     if check.kinks:
         warnings.warn(NonDifferentiableWarning(
             f"{fn.name} may not be differentiable at {_where(point)}: "
-            f"{'; '.join(check.kinks)}. {_KINK_VALUES[FAMILIES[method]]}"), stacklevel=3)
+            f"{'; '.join(check.kinks)}. {_KINK_VALUES[record.family]}"), stacklevel=3)
     result = early
     if result is None:
         # NaN and inf are reported once, as a DomainWarning
         with np.errstate(all="ignore"), _running(fn, method):
-            result = _run_engine(kind, fn, point, method, order, step, dtype, accuracy, mode)
+            result = _run_core(kind, fn, point, record, order, options)
     if undefined.any():  # a vector function with some outputs undefined: those rows are NaN
         value = np.array(result.value, dtype=float).reshape(undefined.size, point.size)
         value[undefined] = math.nan
@@ -200,44 +222,45 @@ _KINK_VALUES = {
 }
 
 
-def _run_engine(kind: str, fn: Function, point: np.ndarray, method: str, order: int,
-                step: float | str | None, dtype: str, accuracy: int | None = None,
-                mode: str | None = None) -> Estimate:
-    family = FAMILIES[method]
-    if family == "numeric":
-        if kind == "derivative":
-            return numeric.derivative(fn, point[0], order, method, step, accuracy)
-        return getattr(numeric, kind)(fn, point, method, step, accuracy)
-    engines: dict[str, Callable[..., Any]] = {
-        "symbolic": {"derivative": lambda: symbolic.derivative(fn, point[0], order),
-                     "jacobian": lambda: symbolic.jacobian(fn, point),
-                     "hessian": lambda: symbolic.hessian(fn, point)},
-        "dual": {"derivative": lambda: dual.derivative(fn, point[0], order),
-                 "jacobian": lambda: dual.jacobian(fn, point),
-                 "hessian": lambda: dual.hessian(fn, point)},
-        "reverse": {"derivative": lambda: reverse.derivative(fn, point[0], order),
-                    "jacobian": lambda: reverse.jacobian(fn, point),
-                    "hessian": lambda: reverse.hessian(fn, point)},
-    }
-    if method in engines:
-        value = engines[method][kind]()
-    elif kind == "derivative":
-        value = tape.derivative(fn, point[0], order, method, dtype, mode)
-    else:
-        value = getattr(tape, kind)(fn, point, method, dtype, mode)
-    return Estimate(value, None, None, None, method)
+def _core(record: Engine, kind: str, order: int) -> Callable[..., Any]:
+    """The core that computes ``kind``; order 1 of a method without a derivative core comes
+    from its Jacobian. UnsupportedError names what the method does not supply."""
+    core = record.core(kind)
+    if core is not None:
+        return core
+    if kind == "derivative" and order == 1:
+        return lambda fn, x, order, **options: np.reshape(
+            _value(record.jacobian(fn, np.array([x]), **options)), (-1,))[0]
+    what = {"derivative": f"derivatives of order {order}", "hessian": "Hessians"}[kind]
+    able = [m for m in methods() if engine(m).core(kind) is not None]
+    raise UnsupportedError(f"method {record.name!r} computes no {what} (it supplies no "
+                           f"{kind} core); use one of {', '.join(able)}")
+
+
+def _value(result: Any) -> Any:
+    return result.value if isinstance(result, Estimate) else result
+
+
+def _as_estimate(result: Any, method: str) -> Estimate:
+    if isinstance(result, Estimate):
+        return Estimate(result.value, result.error, result.evaluations, result.step, method)
+    return Estimate(result, None, None, None, method)
+
+
+def _run_core(kind: str, fn: Function, point: np.ndarray, record: Engine, order: int,
+              options: dict[str, Any]) -> Estimate:
+    core = _core(record, kind, order)
+    if kind == "derivative":
+        return _as_estimate(core(fn, point[0], order, **options), record.name)
+    return _as_estimate(core(fn, point, **options), record.name)
 
 
 def _prepare(f: Any, x: Any, method: str, step: float | str | None, dtype: str | None,
-             variables: Sequence[str] | None,
-             accuracy: int | None = None,
-             mode: str | None = None) -> tuple[Function, np.ndarray, str]:
-    _check_method(method)
-    if mode is not None and not method.startswith("tape"):
-        raise DiffxError(f"mode= (eager or graph) is for 'tape' and 'tape-forward', "
-                         f"not {method!r}")
-    dtype = _check_options(method, step, dtype, accuracy)
-    return as_function(f, variables), _point(x), dtype
+             variables: Sequence[str] | None, accuracy: int | None = None,
+             mode: str | None = None) -> tuple[Function, np.ndarray, Engine, dict[str, Any]]:
+    record = engine(method)
+    options = _check_options(record, step, dtype, accuracy, mode)
+    return as_function(f, variables), _point(x), record, options
 
 
 def _scalar_valued(fn: Function, point: np.ndarray, what: str) -> None:
@@ -262,13 +285,13 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     >>> derivative("3*x**3 + x**2", 10.0)
     920.0
     """
-    if isinstance(x, (dual.Dual, dual.Jet)) and method == "dual":  # nested in an outer one
-        return dual.derivative(as_function(f, variables), x, order)
-    if method == "dual" and not full_output and step is None and dtype is None:
-        value = dual.fast_derivative(f, x, order)  # parsed, finite, no edge or kink: 1 pass
+    record = engine(method)
+    if record.shortcut is not None and step is dtype is accuracy is mode is None:
+        value = record.shortcut(f, x, order, variables, full_output)
         if value is not None:
             return value
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
+    fn, point, record, options = _prepare(f, x, method, step, dtype, variables, accuracy,
+                                          mode)
     if point.size != 1:
         raise DiffxError(f"derivative needs a single point x, got {point.size} coordinates "
                          f"(use gradient or jacobian)")
@@ -281,10 +304,9 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
             value = float(fn.numpy_call(point))
         result = Estimate(value, None, 1, None, method)
     else:
-        result, reason = _run("derivative", fn, point, method, int(order), step, dtype,
-                              accuracy, mode)
-        if isinstance(result.value, (dual.Dual, dual.Jet)):  # f closes over an outer one
-            return result.value
+        result, reason = _run("derivative", fn, point, record, int(order), options)
+        if isinstance(result.value, TableArithmetic):  # f closes over an outer derivative's
+            return result.value                        # numbers: that one's value
         result = Estimate(float(result.value), _float_or_none(result.error),
                           result.evaluations, result.step, method)
     _finish(result.value, method, fn, point, reason)
@@ -300,8 +322,9 @@ def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | str | None =
              full_output: bool = False, accuracy: int | None = None,
              mode: str | None = None) -> Any:
     """Jacobian of F: Rⁿ → Rᵐ at ``x``, an ndarray of shape (m, n) (m = 1 for scalar f)."""
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
-    result, reason = _run("jacobian", fn, point, method, 1, step, dtype, accuracy, mode)
+    fn, point, record, options = _prepare(f, x, method, step, dtype, variables, accuracy,
+                                          mode)
+    result, reason = _run("jacobian", fn, point, record, 1, options)
     value = np.asarray(result.value, dtype=float)
     value = value.reshape(-1, point.size)
     _finish(value, method, fn, point, reason)
@@ -333,9 +356,10 @@ def hessian(f: Any, x: Any, method: str = "dual", *, step: float | str | None = 
             full_output: bool = False, accuracy: int | None = None,
             mode: str | None = None) -> Any:
     """Hessian of a scalar function at ``x``, an ndarray of shape (n, n)."""
-    fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
+    fn, point, record, options = _prepare(f, x, method, step, dtype, variables, accuracy,
+                                          mode)
     _scalar_valued(fn, point, "hessian")
-    result, reason = _run("hessian", fn, point, method, 2, step, dtype, accuracy, mode)
+    result, reason = _run("hessian", fn, point, record, 2, options)
     value = np.asarray(result.value, dtype=float).reshape(point.size, point.size)
     _finish(value, method, fn, point, reason)
     result = Estimate(value, result.error, result.evaluations, result.step, method)

@@ -74,12 +74,14 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, UnsupportedError
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable
 from diffx.points import all_finite
 
-__all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "CHUNK_ELEMENTS", "REDUCTION_BLOCK_ELEMENTS",
-           "Dual", "Jet", "derivative", "gradient", "hessian", "jacobian", "jvp"]
+__all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "CHUNK_ELEMENTS", "ENGINES",
+           "REDUCTION_BLOCK_ELEMENTS", "Dual", "Jet", "derivative", "gradient", "hessian",
+           "jacobian", "jvp"]
 
 _tags = itertools.count(1)
 
@@ -1373,3 +1375,19 @@ def fast_derivative(f: Any, x: Any, order: int) -> float | None:
     if math.isfinite(value) and math.isfinite(slope):
         return float(slope)
     return None
+
+
+def _shortcut(f: Any, x: Any, order: int, variables: Any, full_output: bool) -> Any:
+    """``derivative(f, x, "dual")`` before the general path: at a dual or jet x (a derivative
+    nested in an outer one) the result keeps the outer perturbation; a parsed f at a plain
+    point may take the one-pass program (:func:`fast_derivative`)."""
+    if isinstance(x, (Dual, Jet)):
+        from diffx.functions import as_function
+
+        return derivative(as_function(f, variables), x, order)
+    return None if full_output else fast_derivative(f, x, order)
+
+
+ENGINES = (Engine("dual", "automatic", "forward-mode AD with diffx's dual numbers",
+                  jacobian=jacobian, derivative=derivative, hessian=hessian,
+                  shortcut=_shortcut, needs_tracing=True),)

@@ -82,13 +82,16 @@ from typing import Any
 import numpy as np
 
 from diffx.engines.estimate import Estimate
+from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function
 from diffx.points import singular_arguments, singular_distance
 
 __all__ = [
     "ACCURACIES",
+    "ENGINES",
     "METHODS",
+    "check_options",
     "default_step",
     "derivative",
     "error_model",
@@ -881,3 +884,34 @@ def step_for(method: str, x: float, order: int = 1, accuracy: int | None = None)
         return RICHARDSON_START * default_step("central", x, order, accuracy=4)
     return STEP_DITHER * default_step(method, x, order,
                                       accuracy or (2 if method == "central" else 1))
+
+
+def check_options(method: str, step: float | str | None = None,
+                  accuracy: int | None = None) -> None:
+    """Refuse an ``accuracy=`` the method's stencil cannot have (DiffxError naming the choices;
+    ``step`` is checked by the registry's generic layer)."""
+    if accuracy is not None:
+        stencil_offsets("central" if method == "central" else "forward", 1, accuracy)
+
+
+_DESCRIPTIONS = {
+    "forward": "forward difference (f(x+h) - f(x))/h, h = sqrt(eps)*max(|x|,1)",
+    "backward": "backward difference (f(x) - f(x-h))/h, h = sqrt(eps)*max(|x|,1)",
+    "central": "central difference (f(x+h) - f(x-h))/2h, h = cbrt(eps)*max(|x|,1)",
+    "richardson": "central differences at h, h/2, h/4, ... with Richardson extrapolation",
+    "complex-step": "Im f(x + ih)/h with h = 1e-100: exact first derivatives, analytic f only",
+}
+
+
+def _engine(method: str) -> Engine:
+    stencil = method != "richardson"  # Richardson chooses its own stencils and steps
+    return Engine(method, "numeric", _DESCRIPTIONS[method],
+                  jacobian=functools.partial(jacobian, method=method),
+                  derivative=functools.partial(derivative, method=method),
+                  hessian=functools.partial(hessian, method=method),
+                  options=frozenset({"step", "accuracy"} if stencil else {"step"}),
+                  adaptive_step=stencil,
+                  check_options=functools.partial(check_options, method))
+
+
+ENGINES = tuple(_engine(method) for method in METHODS)

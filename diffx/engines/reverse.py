@@ -35,11 +35,12 @@ from typing import Any
 import numpy as np
 
 from diffx.engines.dual import Dual, _tags, _tangent
+from diffx.engines.registry import Engine
 from diffx.errors import DiffxError
 from diffx.functions import Function
 from diffx.trace import record, reverse_sweep
 
-__all__ = ["derivative", "gradients", "hessian", "jacobian"]
+__all__ = ["ENGINES", "derivative", "gradients", "hessian", "jacobian"]
 
 
 def gradients(fn: Function, x: Any) -> list[list[Any]]:
@@ -96,3 +97,9 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
         gradient = _scalar_gradient(fn, point, "hessian")
         H[:, i] = [float(_tangent(g, tag)) for g in gradient]
     return H
+
+
+ENGINES = (Engine("reverse", "automatic",
+                  "reverse-mode AD: diffx's own sweep over a recorded evaluation trace",
+                  jacobian=jacobian, derivative=derivative, hessian=hessian,
+                  needs_tracing=True),)

@@ -17,10 +17,11 @@ from typing import Any
 import numpy as np
 import sympy
 
+from diffx.engines.registry import Engine
 from diffx.errors import LimitError
 from diffx.functions import Function
 
-__all__ = ["SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "diff", "hessian",
+__all__ = ["ENGINES", "SIMPLIFY_MAX_OPS", "derivative", "derivative_expression", "diff", "hessian",
            "jacobian", "sympy_recursion"]
 
 SIMPLIFY_MAX_OPS = 40  # simplify() only below this operation count: it is fast there
@@ -122,3 +123,9 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
         return sympy.Matrix([[_tidy(diff(expr, si, sj)) for sj in symbols] for si in symbols])
 
     return _evaluate(_compiled(fn, ("hessian", n), build, n), x, (n, n))
+
+
+ENGINES = (Engine("symbolic", "symbolic",
+                  "SymPy diff, then lambdify with common-subexpression elimination",
+                  jacobian=jacobian, derivative=derivative, hessian=hessian,
+                  needs_tracing=True),)

@@ -34,6 +34,7 @@ The GradientTape idioms of the seed notebooks, as functions of diffx's function 
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import weakref
 from collections import OrderedDict
@@ -43,12 +44,14 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable, as_function
 
 __all__ = [
     "DEFAULT_MODE",
     "DTYPES",
+    "ENGINES",
     "MODES",
     "batch_jacobian",
     "clear_cache",
@@ -650,3 +653,18 @@ def keras_gradients(model: Any, x: Any, y: Any = None, loss: Callable | None = N
         value, grads = step(xt, yt)
     return float(value.numpy()), [None if g is None else g.numpy().astype(float)
                                   for g in grads]
+
+
+def _engine(method: str, description: str) -> Engine:
+    def bound(core: Callable) -> Callable:
+        return functools.partial(core, method=method)
+
+    return Engine(method, "automatic", description,
+                  jacobian=bound(jacobian), derivative=bound(derivative), hessian=bound(hessian),
+                  options=frozenset({"dtype", "mode"}), dtypes=DTYPES, modes=MODES,
+                  value_and_derivative=bound(value_and_derivative), warm_up=tensorflow,
+                  needs_tracing=True)
+
+
+ENGINES = (_engine("tape", "reverse-mode AD with TensorFlow's GradientTape"),
+           _engine("tape-forward", "forward-mode AD with TensorFlow's ForwardAccumulator"))
