@@ -13,11 +13,11 @@ This module validates input against the method's record, applies the bad-point p
 method         family     how
 =============  =========  ====================================================================
 symbolic       symbolic   SymPy diff, lambdify(cse=True), cached per function
-forward        numeric    forward difference, h = √ε·max(|x|,1), checked against f (accuracy=)
+forward        numeric    forward difference (accuracy= 1…8 points beyond x)
 backward       numeric    backward difference, the same
-central        numeric    central difference, h = ∛ε·max(|x|,1), one-sided near a domain edge
+central        numeric    central difference (accuracy= 2/4/6/8), one-sided near a domain edge
 richardson     numeric    central differences at h, h/2, … extrapolated (Neville tableau)
-complex-step   numeric    Im f(x + ih)/h, h = 1e-100 (analytic functions only)
+complex-step   numeric    Im f(x + ih)/h (analytic functions only)
 dual           automatic  forward mode with diffx's Dual numbers (chunked tangents for
                           gradients; Taylor jets for higher orders)
 tape           automatic  TensorFlow GradientTape (reverse mode; nested tapes for Hessians;
@@ -27,7 +27,7 @@ reverse        automatic  diffx's own reverse mode over a recorded trace (forwar
                           with dual numbers for higher orders and Hessians)
 =============  =========  ====================================================================
 
-(The steps of the finite differences are described once, in :mod:`diffx.engines.numeric`.)
+How the finite differences choose their steps is described once, in :mod:`diffx.engines.numeric`.
 """
 
 from __future__ import annotations
@@ -321,7 +321,19 @@ def jacobian(f: Any, x: Any, method: str = "dual", *, step: float | str | None =
              dtype: str | None = None, variables: Sequence[str] | None = None,
              full_output: bool = False, accuracy: int | None = None,
              mode: str | None = None) -> Any:
-    """Jacobian of F: Rⁿ → Rᵐ at ``x``, an ndarray of shape (m, n) (m = 1 for scalar f)."""
+    """Jacobian of F: Rⁿ → Rᵐ at ``x`` (shape (n,)), an ndarray of shape (m, n).
+
+    ``f`` is a string, SymPy expression or callable of n variables with m outputs (m = 1 for a
+    scalar f: the gradient as one row). Options and ``full_output`` as in :func:`derivative`
+    (with ``full_output`` the error estimate has shape (m, n)).
+
+    >>> jacobian("[x*y, x + y**2]", [2.0, 3.0])
+    array([[3., 2.],
+           [1., 6.]])
+    >>> jacobian(lambda v: np.array([v[0] * v[1], v[0] + v[1]]), [2.0, 3.0], method="reverse")
+    array([[3., 2.],
+           [1., 1.]])
+    """
     fn, point, record, options = _prepare(f, x, method, step, dtype, variables, accuracy,
                                           mode)
     result, reason = _run("jacobian", fn, point, record, 1, options)
@@ -355,7 +367,20 @@ def hessian(f: Any, x: Any, method: str = "dual", *, step: float | str | None = 
             dtype: str | None = None, variables: Sequence[str] | None = None,
             full_output: bool = False, accuracy: int | None = None,
             mode: str | None = None) -> Any:
-    """Hessian of a scalar function at ``x``, an ndarray of shape (n, n)."""
+    """Hessian of a scalar function at ``x`` (shape (n,)), an ndarray of shape (n, n).
+
+    Options and ``full_output`` as in :func:`derivative`. Exact engines compute it by nesting
+    (dual: jets or forward-over-forward; reverse and tape-forward: forward-over-reverse; tape:
+    nested tapes); finite differences by second-difference stencils (see
+    :mod:`diffx.engines.numeric`).
+
+    >>> hessian("x**2*y + y**3", [1.0, 2.0])
+    array([[ 4.,  2.],
+           [ 2., 12.]])
+    >>> np.round(hessian("x**2*y + y**3", [1.0, 2.0], method="central"), 6)
+    array([[ 4.,  2.],
+           [ 2., 12.]])
+    """
     fn, point, record, options = _prepare(f, x, method, step, dtype, variables, accuracy,
                                           mode)
     _scalar_valued(fn, point, "hessian")

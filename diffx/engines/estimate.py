@@ -14,8 +14,9 @@ class Estimate:
 
     ``value``: float or ndarray (shape of the derivative asked for). ``error``: an estimate of
     the absolute error of each entry (same shape), or ``None`` for methods that are exact up to
-    rounding (symbolic, dual, tape). ``evaluations``: function evaluations used (``None`` where
-    the notion does not apply). ``step``: the finite-difference step used, if any.
+    rounding (those whose registry record says ``exact``: ``diffx.engines.methods(exact=True)``).
+    ``evaluations``: function evaluations used (``None`` where the notion does not apply).
+    ``step``: the finite-difference step used, if any.
     """
 
     value: Any

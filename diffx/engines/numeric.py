@@ -895,11 +895,11 @@ def check_options(method: str, step: float | str | None = None,
 
 
 _DESCRIPTIONS = {
-    "forward": "forward difference (f(x+h) - f(x))/h, h = sqrt(eps)*max(|x|,1)",
-    "backward": "backward difference (f(x) - f(x-h))/h, h = sqrt(eps)*max(|x|,1)",
-    "central": "central difference (f(x+h) - f(x-h))/2h, h = cbrt(eps)*max(|x|,1)",
+    "forward": "forward difference (f(x+h) - f(x))/h, h balanced per f (diffx.engines.numeric)",
+    "backward": "backward difference (f(x) - f(x-h))/h, h balanced per f",
+    "central": "central difference (f(x+h) - f(x-h))/2h, h balanced per f",
     "richardson": "central differences at h, h/2, h/4, ... with Richardson extrapolation",
-    "complex-step": "Im f(x + ih)/h with h = 1e-100: exact first derivatives, analytic f only",
+    "complex-step": "Im f(x + ih)/h, h tiny: exact first derivatives, analytic f only",
 }
 
 
