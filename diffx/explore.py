@@ -37,7 +37,6 @@ import ctypes
 import html
 import io
 import math
-import statistics
 import threading
 import time
 import warnings
@@ -54,12 +53,12 @@ from diffx.compare import (
     METHOD_COLOURS,
     SWEEP_METHODS,
     ComparisonRow,
-    _errors,
-    _format_seconds,
-    _format_value,
-    correct_digits,
+    import_tensorflow_if_needed,
+    measure,
+    score,
     step_sweep,
 )
+from diffx.compare.formatting import format_seconds, format_value
 from diffx.engines import FAMILIES, METHODS
 from diffx.errors import (
     DiffxError,
@@ -94,7 +93,7 @@ MAX_POINT_LENGTH = 1_000  # characters in the Point box
 MAX_LATEX_OPERATIONS = 400  # longer derivatives are counted, not typeset
 MAX_GRAPH_NODES = 30  # larger traces show their table only, no drawn graph
 SWEEP_STEPS = 10.0 ** np.arange(-16.0, 0.01, 0.5)  # two steps per decade, 1e-16 … 1
-_TIMING_BUDGET = 0.004  # seconds of warm calls per method (at least one, at most 5)
+_TIMING = {"min_time": 0.004, "min_repeats": 1, "max_repeats": 5}  # warm calls per method
 _NUMERIC = tuple(m for m in METHODS if FAMILIES[m] == "numeric")
 
 
@@ -115,24 +114,13 @@ class Settings:
     step: float | None = None
 
 
-@dataclass
-class Row(ComparisonRow):
-    """One method's line of the comparison table: a :class:`diffx.compare.ComparisonRow` and
-    the finite-difference ``step`` actually used (None for the exact methods).
-
-    ``value`` is a float (one variable), the gradient (n,) or the Jacobian (m, n). Errors are
-    against the 50-digit reference (NaN when there is none); ``seconds`` is the median of a few
-    warm calls (``repeats`` of them), ``setup_seconds`` the first call's extra time (small when
-    an earlier update of the same function did the setup); ``status`` is "ok" or why it failed.
-    """
-
-    step: float | None = None
-
-
-def _failed(method: str, status: str) -> Row:
-    """The row of a method that gave no value; ``status`` says why."""
-    return Row(method, FAMILIES[method], math.nan, math.nan, math.nan, math.nan, math.nan,
-               math.nan, None, None, 0, status=status)
+# One method's line of the comparison table, as measured by diffx.compare.measurement: ``value``
+# is a float (one variable), the gradient (n,) or the Jacobian (m, n); errors are against the
+# 50-digit reference (NaN when there is none); ``seconds`` is the median of a few warm calls
+# (_TIMING), ``setup_seconds`` the first call's extra time (small when an earlier update of the
+# same function did the setup: the explorer keeps its parsed functions); ``step`` the
+# finite-difference step used (None for the exact methods); ``status`` "ok" or why it failed.
+Row = ComparisonRow
 
 
 @dataclass
@@ -231,48 +219,19 @@ def parse_point(text: str | float | Sequence[float], n_variables: int | None = N
     return point
 
 
-def _call_for(fn: Function, point: np.ndarray, kind: str, method: str,
-              step: float | None) -> Callable[[], Any]:
-    from diffx import engines
-
-    options = {"step": step} if step is not None and FAMILIES[method] == "numeric" else {}
-    if kind == "derivative":
-        return lambda: engines.derivative(fn, point[0], method, full_output=True, **options)
-    return lambda: getattr(engines, kind)(fn, point, method, full_output=True, **options)
-
-
 def _measure(fn: Function, point: np.ndarray, kind: str, method: str,
              step: float | None) -> Row:
-    """Run one method (once cold, then a few warm calls for the time); not yet scored."""
-    call = _call_for(fn, point, kind, method, step)
-    family = FAMILIES[method]
-    try:
-        start = time.perf_counter()
-        result = call()
-        cold = time.perf_counter() - start
-        times: list[float] = []
-        while len(times) < 5 and (not times or sum(times) < _TIMING_BUDGET):
-            start = time.perf_counter()
-            call()
-            times.append(time.perf_counter() - start)
-    except DiffxError as exc:
-        return _failed(method, str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
-    seconds = statistics.median(times)
-    return Row(method, family, result.value, abs_error=math.nan, rel_error=math.nan,
-               digits=math.nan, seconds=seconds, setup_seconds=max(cold - seconds, 0.0),
-               evaluations=result.evaluations,
-               error_estimate=None if result.error is None else float(np.max(result.error)),
-               repeats=len(times), step=None if result.step is None else float(result.step))
+    """Run one method on the explorer's parsed ``fn`` (once cold, then a few warm calls for the
+    time); not yet scored: the reference is computed after every method has run."""
+    return measure(fn, point, method, kind=kind, step=step, **_TIMING)
 
 
 def _score(row: Row, reference: Any) -> Row:
-    """The row with its errors against the 50-digit reference (NaN without one)."""
-    if row.status != "ok" or reference is None or not np.all(
-            np.isfinite(np.asarray(row.value, dtype=float))):
+    """The row with its errors against the 50-digit reference (NaN without one, or for a
+    non-finite value)."""
+    if row.status != "ok" or not np.all(np.isfinite(np.asarray(row.value, dtype=float))):
         return row
-    abs_error, rel_error = _errors(row.value, reference)
-    return replace(row, abs_error=abs_error, rel_error=rel_error,
-                   digits=correct_digits(rel_error))
+    return score(row, reference)
 
 
 def _quiet(function: Callable[..., Any], *args: Any) -> Any:
@@ -409,15 +368,6 @@ def _run_parts(parts: Sequence[tuple[str, Callable[[], Any], Callable[[Any], Non
     return None
 
 
-def _import_tensorflow(methods: Sequence[str]) -> None:
-    """Import TensorFlow in the calling thread before a time-limited update that needs it: its
-    one-off import (seconds) is not part of any update, and must never be interrupted."""
-    if any(m.startswith("tape") for m in methods):
-        from diffx.engines.tape import tensorflow
-
-        tensorflow()
-
-
 # --------------------------------------------------------------------------------------------
 # The Explorer
 # --------------------------------------------------------------------------------------------
@@ -508,7 +458,9 @@ class Explorer:
         snapshot = Snapshot(settings)
         start = time.perf_counter()
         try:
-            _import_tensorflow(settings.methods)
+            # in this thread, before the time limit: TensorFlow's one-off import (seconds) is
+            # not part of any update, and must never be interrupted
+            import_tensorflow_if_needed(settings.methods)
             run_with_time_limit(lambda: self._prepare(snapshot), self.time_limit,
                                 "reading the function and the point")
         except Exception as exc:
@@ -545,7 +497,7 @@ class Explorer:
             snapshot.timed_out = True
         not_run = "not run: the update reached its time limit first"
         snapshot.rows = [_score(done[m], snapshot.reference) if m in done else
-                         _failed(m, not_run) for m in settings.methods]
+                         Row.failed(m, not_run) for m in settings.methods]
         snapshot.seconds = time.perf_counter() - start
         return snapshot
 
@@ -698,7 +650,7 @@ def _fmt_error(error: float | None) -> str:
 
 
 def _fmt_seconds(seconds: float) -> str:
-    return _format_seconds(seconds) or "—"
+    return format_seconds(seconds) or "—"
 
 
 def _fmt_step(step: float | None) -> str:
@@ -744,7 +696,7 @@ def _table_html(snapshot: Snapshot) -> str:
                f"{width:.0f}%)")
         body.append(
             f"<tr data-method='{html.escape(row.method)}'>{name}"
-            f"<td class='value'>{html.escape(_format_value(row.value))}</td>"
+            f"<td class='value'>{html.escape(format_value(row.value))}</td>"
             f"<td class='digits' style='{bar}'>{digits}</td>"
             f"<td>{_fmt_error(row.rel_error)}</td>"
             f"<td>{_fmt_error(row.error_estimate)}</td>"
@@ -1252,7 +1204,7 @@ def serve(f: str = DEFAULT_FUNCTION, at: Any = None, *, port: int = 0,
     def session() -> Any:  # a new Explorer per browser session: sessions share nothing
         return Explorer(f, at, methods=methods, time_limit=time_limit).panel()
 
-    threading.Thread(target=_import_tensorflow, args=(methods or METHODS,), daemon=True,
+    threading.Thread(target=import_tensorflow_if_needed, args=(methods or METHODS,), daemon=True,
                      name="diffx-explore-warmup").start()
     options = {"port": port, "address": host, "websocket_origin": _origins(host, port),
                "title": "diffx explorer", "verbose": False, "show": False}

@@ -102,7 +102,8 @@ def plan(functions: Sequence[str | catalog.CatalogEntry] | None = None,
          methods: Sequence[str] | None = None, quick: bool = False) -> Plan:
     """The measurements of the full report (all smooth catalogue functions, all methods) or,
     with ``quick``, of a small subset that runs in seconds."""
-    from diffx.compare import VARIANTS, _scaling_methods
+    from diffx.compare.dimension_scaling import scaling_methods
+    from diffx.compare.timings import VARIANTS
     from diffx.engines import METHODS, family_of
 
     methods = list(METHODS if methods is None else methods)
@@ -116,9 +117,8 @@ def plan(functions: Sequence[str | catalog.CatalogEntry] | None = None,
         entries = [_entry(f) for f in functions]
     if not entries:
         raise DiffxError("the report needs at least one function")
-    scaling_methods = [m for m in _scaling_methods()
-                       if m in methods or VARIANTS.get(m) in methods]
-    result = Plan(entries, methods, quick, scaling_methods=scaling_methods)
+    scaled = [m for m in scaling_methods() if m in methods or VARIANTS.get(m) in methods]
+    result = Plan(entries, methods, quick, scaling_methods=scaled)
     if quick:
         result.sweep_steps = 10.0 ** np.arange(-16, 0.01, 0.5)
         result.timing_functions = ("sin_exp", "rosenbrock")
@@ -290,7 +290,7 @@ def estimates_figure(results: Results):
     """True error against the method's own error estimate, numeric methods (log-log)."""
     from matplotlib.figure import Figure
 
-    from diffx.compare import ERROR_FLOOR, _colour
+    from diffx.compare.formatting import ERROR_FLOOR, colour
     from diffx.reference import to_float
 
     fig = Figure(figsize=(8, 6.5), layout="constrained")
@@ -311,7 +311,7 @@ def estimates_figure(results: Results):
                 total += 1
                 held += row.abs_error <= row.error_estimate
         if xs:
-            ax.scatter(xs, ys, s=22, color=_colour(method), label=method, alpha=0.85,
+            ax.scatter(xs, ys, s=22, color=colour(method), label=method, alpha=0.85,
                        edgecolors="none")
     ax.set_xscale("log")
     ax.set_yscale("log")
@@ -341,7 +341,7 @@ def timing_figure(results: Results):
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
 
-    from diffx.compare import _colour
+    from diffx.compare.formatting import colour
 
     timings = [t for _, t in results.timings]
     names = [entry.name for entry, _ in results.timings]
@@ -358,10 +358,10 @@ def timing_figure(results: Results):
             y = i + offset
             whiskers = [[row.seconds - row.q1], [row.q3 - row.seconds]]
             ax_call.errorbar(row.seconds, y, xerr=whiskers, fmt=_MARKERS[k % len(_MARKERS)],
-                             color=_colour(method), ms=6, capsize=2, lw=1)
+                             color=colour(method), ms=6, capsize=2, lw=1)
             if row.setup_seconds > 0 and method in _COMPILED:
                 ax_setup.plot(row.setup_seconds, y, _MARKERS[k % len(_MARKERS)],
-                              color=_colour(method), ms=6)
+                              color=colour(method), ms=6)
     labels = ["f itself" if m == "function" else m for m in methods]
     ax_call.set_yticks(range(len(methods)), labels)
     ax_call.invert_yaxis()
@@ -389,20 +389,20 @@ def swell_figure(results: Results):
     """Operation counts against nesting depth, one panel per swell family."""
     from matplotlib.figure import Figure
 
-    from diffx.compare import _colour
+    from diffx.compare.formatting import colour
 
     swells = results.swells
     fig = Figure(figsize=(12, 5), layout="constrained")
     axes = np.atleast_1d(fig.subplots(1, len(swells), squeeze=False)[0])
     for ax, swell in zip(axes, swells):
         depth = [r.depth for r in swell.rows]
-        ax.plot(depth, [r.derivative_ops for r in swell.rows], "o-", color=_colour("symbolic"),
+        ax.plot(depth, [r.derivative_ops for r in swell.rows], "o-", color=colour("symbolic"),
                 label="symbolic f′ (SymPy diff, as a tree)")
         ax.plot(depth, [r.derivative_cse_ops for r in swell.rows], "s--",
-                color=_colour("symbolic"), label="symbolic f′ after CSE (what lambdify runs)")
+                color=colour("symbolic"), label="symbolic f′ after CSE (what lambdify runs)")
         ax.plot(depth, [r.function_ops for r in swell.rows], ":", color="grey",
                 label="f itself, written out as a tree")
-        ax.plot(depth, [r.dual_ops for r in swell.rows], "^-", color=_colour("dual"),
+        ax.plot(depth, [r.dual_ops for r in swell.rows], "^-", color=colour("dual"),
                 label="dual numbers: operations executed for f′")
         ax.plot(depth, [r.program_ops for r in swell.rows], "x-", color="black",
                 label="f as a program: operations executed")
@@ -443,7 +443,7 @@ def _write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> None:
 
 def write_tables(results: Results, directory: Path) -> None:
     """The measurements as CSV files (one per section)."""
-    from diffx.compare import _format_value
+    from diffx.compare.formatting import format_value
 
     _write_csv(directory / "accuracy.csv",
                ["function", "expression", "point", "kind", "method", "family", "value",
@@ -451,8 +451,8 @@ def write_tables(results: Results, directory: Path) -> None:
                 "evaluations", "status"],
                [[entry.name, entry.expression, " ".join(_g(v) for v in entry.point),
                  comparison.kind, row.method, row.family,
-                 _format_value(row.value) if row.status == "ok" else "",
-                 _format_value(comparison.reference), _g(row.abs_error), _g(row.rel_error),
+                 format_value(row.value) if row.status == "ok" else "",
+                 format_value(comparison.reference), _g(row.abs_error), _g(row.rel_error),
                  _g(row.digits), _g(row.error_estimate), _g(row.evaluations), row.status]
                 for entry, comparison in results.accuracy for row in comparison.rows])
     sweep = results.sweep
@@ -527,7 +527,7 @@ def _digits_summary(results: Results) -> tuple[list[str], list[list[str]]]:
 
 
 def _timing_table(results: Results) -> tuple[list[str], list[list[str]]]:
-    from diffx.compare import _format_seconds
+    from diffx.compare.formatting import format_seconds
 
     header = ["method", *(f"{e.name} (n={t.point.size})" for e, t in results.timings),
               "setup (max; methods that compile)"]
@@ -540,15 +540,15 @@ def _timing_table(results: Results) -> tuple[list[str], list[list[str]]]:
                 cells.append("failed")
                 continue
             ratio = "" if method == "function" else f" ({t.ratio(method):.3g}× f)"
-            cells.append(_format_seconds(row.seconds) + ratio)
+            cells.append(format_seconds(row.seconds) + ratio)
             setups.append(row.setup_seconds)
         body.append(["f itself" if method == "function" else method, *cells,
-                     _format_seconds(max(setups)) if setups and method in _COMPILED else ""])
+                     format_seconds(max(setups)) if setups and method in _COMPILED else ""])
     return header, body
 
 
 def _scaling_table(results: Results) -> tuple[list[str], list[list[str]]]:
-    from diffx.compare import _format_seconds
+    from diffx.compare.formatting import format_seconds
 
     scaling = results.scaling
     header = ["method", "largest n", "time at largest n", "× f at largest n",
@@ -560,7 +560,7 @@ def _scaling_table(results: Results) -> tuple[list[str], list[list[str]]]:
             continue
         setup = scaling.slope(method, what="setup_seconds")
         body.append(["f itself" if method == "function" else method, str(n[-1]),
-                     _format_seconds(t[-1]),
+                     format_seconds(t[-1]),
                      "" if method == "function" else f"{scaling.ratio(method, int(n[-1])):.3g}",
                      f"{scaling.slope(method):.2f}",
                      f"{setup:.2f}" if method in ("symbolic", "tape-graph")
