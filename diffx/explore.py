@@ -53,13 +53,13 @@ from diffx.compare import (
     METHOD_COLOURS,
     SWEEP_METHODS,
     ComparisonRow,
-    import_tensorflow_if_needed,
     measure,
     score,
     step_sweep,
+    warm_up,
 )
 from diffx.compare.formatting import format_seconds, format_value
-from diffx.engines import FAMILIES, METHODS
+from diffx.engines import METHODS
 from diffx.errors import (
     DiffxError,
     DomainError,
@@ -94,7 +94,6 @@ MAX_LATEX_OPERATIONS = 400  # longer derivatives are counted, not typeset
 MAX_GRAPH_NODES = 30  # larger traces show their table only, no drawn graph
 SWEEP_STEPS = 10.0 ** np.arange(-16.0, 0.01, 0.5)  # two steps per decade, 1e-16 … 1
 _TIMING = {"min_time": 0.004, "min_repeats": 1, "max_repeats": 5}  # warm calls per method
-_NUMERIC = tuple(m for m in METHODS if FAMILIES[m] == "numeric")
 
 
 class TimeLimitError(DiffxError):
@@ -460,7 +459,7 @@ class Explorer:
         try:
             # in this thread, before the time limit: TensorFlow's one-off import (seconds) is
             # not part of any update, and must never be interrupted
-            import_tensorflow_if_needed(settings.methods)
+            warm_up(settings.methods)
             run_with_time_limit(lambda: self._prepare(snapshot), self.time_limit,
                                 "reading the function and the point")
         except Exception as exc:
@@ -1204,7 +1203,7 @@ def serve(f: str = DEFAULT_FUNCTION, at: Any = None, *, port: int = 0,
     def session() -> Any:  # a new Explorer per browser session: sessions share nothing
         return Explorer(f, at, methods=methods, time_limit=time_limit).panel()
 
-    threading.Thread(target=import_tensorflow_if_needed, args=(methods or METHODS,), daemon=True,
+    threading.Thread(target=warm_up, args=(methods or METHODS,), daemon=True,
                      name="diffx-explore-warmup").start()
     options = {"port": port, "address": host, "websocket_origin": _origins(host, port),
                "title": "diffx explorer", "verbose": False, "show": False}

@@ -38,9 +38,9 @@ from diffx.compare.measurement import (
     ComparisonRow,
     Progress,
     correct_digits,
-    import_tensorflow_if_needed,
     measure,
     score,
+    warm_up,
 )
 from diffx.compare.sweep import DEFAULT_STEPS, EPS, SWEEP_METHODS, StepSweep, SweepRow, step_sweep
 from diffx.compare.swell import SWELL_FAMILIES, Swell, SwellRow, expression_swell
@@ -71,11 +71,11 @@ __all__ = [
     "correct_digits",
     "expression_swell",
     "fit_slope",
-    "import_tensorflow_if_needed",
     "measure",
     "rosenbrock",
     "scaling",
     "score",
     "step_sweep",
     "timing",
+    "warm_up",
 ]

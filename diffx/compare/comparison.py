@@ -33,8 +33,8 @@ from diffx.compare.measurement import (
     MAX_DIGITS,
     ComparisonRow,
     fresh_copy,
-    import_tensorflow_if_needed,
     measure,
+    warm_up,
 )
 from diffx.engines import METHODS
 from diffx.errors import DiffxError
@@ -157,7 +157,7 @@ def compare(f: Any, at: Any, methods: Sequence[str] | None = None, *, order: int
         reference = reference_jacobian(fn, point)
         if kind == "gradient":
             reference = reference[0]
-    import_tensorflow_if_needed(methods)
+    warm_up(methods)
 
     comparison = Comparison(fn, point, kind, order, reference)
     for method in methods:

@@ -21,7 +21,7 @@ import numpy as np
 from diffx import engines
 from diffx.compare.fitting import fit_slope
 from diffx.compare.formatting import colour, format_seconds
-from diffx.compare.measurement import Progress, fresh_copy, import_tensorflow_if_needed, no_progress
+from diffx.compare.measurement import Progress, fresh_copy, no_progress, warm_up
 from diffx.compare.timings import VARIANTS, TimingRow, time_method
 from diffx.engines import METHODS
 from diffx.errors import DiffxError
@@ -228,7 +228,7 @@ def scaling(family: str = "rosenbrock", sizes: Sequence[int] = (2, 8, 32, 128, 5
     if not sizes or sizes[0] < 2:
         raise DiffxError("scaling sizes must be integers ≥ 2")
     progress = progress or no_progress
-    import_tensorflow_if_needed(methods)
+    warm_up([VARIANTS.get(m, m) for m in methods])
     result = Scaling(family, sizes)
     for n in sizes:
         fn = spec.function(n)

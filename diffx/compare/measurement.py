@@ -31,14 +31,24 @@ from typing import Any
 import numpy as np
 
 from diffx import engines
-from diffx.engines import FAMILIES, Estimate
+from diffx.engines import FAMILIES, METHODS, Estimate, engine
 from diffx.errors import DiffxError
 from diffx.functions import Function
 from diffx.reference import to_float
 
-__all__ = ["MAX_DIGITS", "ComparisonRow", "Progress", "correct_digits", "errors_against",
-           "fresh_copy", "import_tensorflow_if_needed", "measure", "no_progress", "samples",
-           "score"]
+__all__ = [
+    "MAX_DIGITS",
+    "ComparisonRow",
+    "Progress",
+    "correct_digits",
+    "errors_against",
+    "fresh_copy",
+    "measure",
+    "no_progress",
+    "samples",
+    "score",
+    "warm_up",
+]
 
 MAX_DIGITS = 16.0  # float64 carries 15.95 decimal digits; an exact result is shown as 16
 Progress = Callable[[str], None]  # called once per finished unit of work, with a description
@@ -144,13 +154,13 @@ def fresh_copy(fn: Function) -> Function:
     return fresh
 
 
-def import_tensorflow_if_needed(methods: Sequence[str]) -> None:
-    """Import TensorFlow up front when a tape method is among ``methods``: its one-off import
-    (seconds) is not the setup cost of any method, and must not fall inside a time limit."""
-    if any(m.startswith("tape") for m in methods):
-        from diffx.engines.tape import tensorflow
-
-        tensorflow()
+def warm_up(methods: Sequence[str]) -> None:
+    """Run the registry's ``warm_up`` hook of each of ``methods`` (TensorFlow's import for the
+    tape methods) up front: a one-off import (seconds) is not the setup cost of any method,
+    and must not fall inside a time limit. Names that are not registered are skipped."""
+    for name in dict.fromkeys(methods):
+        if name in METHODS and engine(name).warm_up is not None:
+            engine(name).warm_up()
 
 
 def measure(fn: Function, point: np.ndarray, method: str, *, kind: str = "derivative",

@@ -24,8 +24,8 @@ from diffx.compare.formatting import format_seconds
 from diffx.compare.measurement import (
     errors_against,
     fresh_copy,
-    import_tensorflow_if_needed,
     samples,
+    warm_up,
 )
 from diffx.engines import METHODS
 from diffx.functions import Function, as_function
@@ -154,7 +154,7 @@ def timing(f: Any, at: Any, methods: Sequence[str] | None = None, *,
     fn = as_function(f, variables)
     point = np.atleast_1d(np.asarray(at, dtype=float))
     methods = [*METHODS, "tape-graph"] if methods is None else list(methods)
-    import_tensorflow_if_needed(methods)
+    warm_up([VARIANTS.get(m, m) for m in methods])
     result = Timing(fn, point)
     for method in ["function", *methods]:
         result.rows.append(time_method(fresh_copy(fn), point, method, repeats, min_time))
