@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from diffx.engines import dual, numeric, reverse, symbolic, tape
+from diffx.engines import dual, dual_speed, numeric, reverse, symbolic, tape
 from diffx.engines.estimate import Estimate
 from diffx.errors import (
     DiffxError,
@@ -265,7 +265,7 @@ def derivative(f: Any, x: float, method: str = "dual", order: int = 1, *,
     if isinstance(x, (dual.Dual, dual.Jet)) and method == "dual":  # nested in an outer one
         return dual.derivative(as_function(f, variables), x, order)
     if method == "dual" and not full_output and step is None and dtype is None:
-        value = dual.fast_derivative(f, x, order)  # parsed, finite, no edge or kink: 1 pass
+        value = dual_speed.fast_derivative(f, x, order)  # parsed, finite, no edge or kink: 1 pass
         if value is not None:
             return value
     fn, point, dtype = _prepare(f, x, method, step, dtype, variables, accuracy, mode)
