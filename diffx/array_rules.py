@@ -115,6 +115,34 @@ class ArrayRule:
         """The default of ``parameter`` (inspect.Parameter.empty when it has none)."""
         return _signature(self.function)[1].get(parameter, inspect.Parameter.empty)
 
+    def with_leading_axis(self, params: dict, ndim: int, k: int) -> dict:
+        """The parameters for the same function on arrays with one more axis in front, of
+        length k (a batch; the dual engine's chunk of directions), the arrays' own ndim being
+        ``ndim``: axes counted past it (axis=None: all but it), a shape with k in front.
+
+        >>> ARRAY_RULES[np.sum].with_leading_axis({}, 2, 3)
+        {'axis': (1, 2)}
+        """
+        moved = dict(params)
+        if self.axis:
+            moved[self.axis] = _past_leading_axis(params.get(self.axis, self.default(self.axis)),
+                                                  ndim)
+        if self.shape:
+            moved[self.shape] = (k, *np.atleast_1d(params[self.shape]).tolist())
+        if self.axes:
+            axes = params.get(self.axes)
+            order = reversed(range(ndim)) if axes is None else (a % ndim for a in axes)
+            moved[self.axes] = (0, *(a + 1 for a in order))
+        return moved
+
+
+def _past_leading_axis(axis: Any, ndim: int) -> Any:
+    if axis is None:
+        return tuple(range(1, ndim + 1))
+    if isinstance(axis, tuple):
+        return tuple(_past_leading_axis(a, ndim) for a in axis)
+    return axis + 1 if axis >= 0 else axis
+
 
 @functools.cache
 def _signature(function: Callable) -> tuple[tuple[str, ...], dict[str, Any]]:

@@ -11,10 +11,9 @@ derivatives written once, in the elementary table:
 Five ideas on top of that rule make the engine:
 
 1. **numpy-native.** Values and tangents may be numpy arrays. ``np.sin(d)`` goes through
-   ``__array_ufunc__`` to the table's row; ``np.sum``, ``np.dot``, ``np.where``, ``np.stack``,
-   ``np.reshape`` … go through ``__array_function__`` to their entry in
-   :mod:`diffx.array_rules`, read here by kind (a linear function acts on value and tangent
-   alike). Anything else raises UnsupportedError.
+   ``__array_ufunc__`` to the table's row; ``np.sum``, ``np.where``, ``np.reshape`` … through
+   ``__array_function__`` to their entry in :mod:`diffx.array_rules`, read here by kind (a
+   linear function acts on value and tangent alike). Anything else raises UnsupportedError.
 2. **Chunks of directions.** A tangent may carry k directions at once: its shape is then
    ``(k, *value.shape)`` (the dual is *chunked*). One pass gives k columns of a Jacobian, so an
    n-gradient costs ⌈n/k⌉ passes. The chunk axis always comes first; rules shift axes by one.
@@ -23,16 +22,11 @@ Five ideas on top of that rule make the engine:
    to it, so nested derivatives never confuse their perturbations.
 4. **Jets for higher orders.** ``derivative(order=k)`` pushes a truncated Taylor series
    ``x + t`` (a :class:`Jet`) through ``f``: the k-th coefficient of ``f(x + t)`` is f⁽ᵏ⁾(x)/k!.
-   Nested duals would cost 2ᵏ (each nesting doubles the components); a jet costs O(k³)
-   and uses the same first-order partials: if y = op(u) then y' = Σ ∂op/∂uᵢ · uᵢ', i.e.
-
-       k·y[k] = Σᵢ Σⱼ j·uᵢ[j]·pᵢ[k-j]       with pᵢ = ∂op/∂uᵢ evaluated on jets,
-
-   which needs pᵢ only to order k-1 — so coefficients are computed on demand, one at a time.
-5. **Speed lives beside this file.** :mod:`diffx.engines.dual_speed` makes two paths faster
-   with the same results: ``jvp`` of an elementwise callable on a long vector runs block by
-   block (f probed on the first block, its operations replayed on the others), and
-   ``derivative`` of a parsed function runs compiled chain-rule code on floats.
+   Nested duals would cost 2ᵏ (each nesting doubles the components); a jet costs O(k³) and
+   uses the same first-order partials (:func:`_jet_rule`), one coefficient at a time.
+5. **Speed lives next door.** :mod:`diffx.engines.dual_speed` makes the same contract faster
+   with the same numbers: a chain rule that allocates less, ``jvp`` of an elementwise callable
+   on a long vector block by block, and ``derivative`` of a parsed function as compiled code.
 
 Kinks follow one convention: at a point where the one-sided derivatives differ, the derivative
 is the value *between them closest to zero* (the minimum-norm subgradient). That is the
@@ -49,7 +43,6 @@ table's abs'(0) = relu'(0) = 0 (as in TensorFlow, PyTorch and JAX), and it makes
 
 from __future__ import annotations
 
-import contextvars
 import itertools
 import math
 import warnings
@@ -64,19 +57,10 @@ from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, Un
 from diffx.functions import Function
 from diffx.points import all_finite
 
-__all__ = ["CHUNK_ELEMENTS", "OPERATION_WARNINGS", "Dual", "Jet", "aligned_tangent",
-           "apply_rule", "derivative", "dual_rule", "gradient", "hessian", "jacobian", "jvp",
-           "new_tag", "row_value", "tangent_of"]
+__all__ = ["Dual", "Jet", "aligned_tangent", "apply_rule", "derivative",
+           "dual_rule", "gradient", "hessian", "jacobian", "jvp", "new_tag", "tangent_of"]
 
 _TAGS = itertools.count(1)
-
-# Default chunk size for callables: k directions of an n-vector use k·n floats per intermediate.
-CHUNK_ELEMENTS = 2**18
-
-# Warnings from an operation (a tie of np.maximum) go to warnings.warn; while dual_speed runs
-# jvp by blocks this holds (warnings noted, whether to warn at once), so each warns once.
-OPERATION_WARNINGS: contextvars.ContextVar[tuple[list, bool] | None] = contextvars.ContextVar(
-    "diffx_dual_warnings", default=None)
 
 
 def new_tag() -> int:
@@ -88,10 +72,6 @@ def _ndim(x: Any) -> int:
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
 
 
-def _is_two(x: Any) -> bool:
-    return type(x) in (int, float) and x == 2
-
-
 def _primal(x: Any) -> Any:
     """The plain number under any layers of duals and jets."""
     while isinstance(x, (Dual, Jet)):
@@ -100,12 +80,11 @@ def _primal(x: Any) -> Any:
 
 
 def _warn(warning: Warning) -> None:
-    """Warn from an operation (see OPERATION_WARNINGS)."""
-    notes = OPERATION_WARNINGS.get()
-    if notes is None or notes[1]:
+    """Warn from an operation (a tie of np.maximum), unless dual_speed's blocks hold it back."""
+    from diffx.engines.dual_speed import noted  # lazy: it imports this module (ties are rare)
+
+    if not noted(warning):
         warnings.warn(warning, stacklevel=4)
-    if notes is not None:
-        notes[0].append(warning)
 
 
 # ============================================================================================
@@ -126,7 +105,8 @@ class Dual(E.TableArithmetic):
 
     # arithmetic: E.TableArithmetic (every operator is a row of the elementary table), plus
     def __pow__(self, other):  # x**2 as x·x: the same numbers, without a general pow
-        return E.multiply(self, self) if _is_two(other) else E.power(self, other)
+        two = type(other) in (int, float) and other == 2
+        return E.multiply(self, self) if two else E.power(self, other)
     def __matmul__(self, other): return _matmul(self, other)
     def __rmatmul__(self, other): return _matmul(other, self)
 
@@ -139,16 +119,11 @@ class Dual(E.TableArithmetic):
 
     # array behaviour: shape and indexing are the value's; the chunk axis stays in front
     @property
-    def shape(self) -> tuple:
-        return np.shape(_primal(self))
-
+    def shape(self) -> tuple: return np.shape(_primal(self))
     @property
-    def ndim(self) -> int:
-        return _ndim(self.value)
-
+    def ndim(self) -> int: return _ndim(self.value)
     @property
-    def size(self) -> int:
-        return int(np.prod(self.shape))
+    def size(self) -> int: return int(np.prod(self.shape))
 
     @property
     def chunked(self) -> bool:
@@ -170,11 +145,11 @@ class Dual(E.TableArithmetic):
     def __iter__(self):
         return (self[i] for i in range(len(self)))
 
-    # numpy's methods are its functions (their rules: the array functions below)
+    # numpy's methods are its functions (whose rules are the array functions below)
     @property
     def T(self) -> Dual: return np.transpose(self)
     def sum(self, axis=None, keepdims=False) -> Dual: return np.sum(self, axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False) -> Dual: return np.mean(self, axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return np.mean(self, axis, keepdims=keepdims)
     def reshape(self, *shape) -> Dual: return np.reshape(self, shape[0] if len(shape) == 1 else shape)
     def ravel(self) -> Dual: return np.ravel(self)
     def transpose(self, *axes) -> Dual:
@@ -215,11 +190,6 @@ def apply_rule(row: E.Elementary, args: tuple, rule: Callable | None = None) -> 
     return _jet_rule(row, args, owner.tag)
 
 
-def _is_float(v: Any) -> bool:
-    """A value that the table's dispatch sends to the row's numpy form unchanged."""
-    return type(v) is float or (type(v) is np.ndarray and v.dtype == np.float64)
-
-
 def _owner(args: tuple) -> Dual | Jet:
     """The dual or jet with the newest tag among ``args`` (the first of them)."""
     owner = None
@@ -231,32 +201,16 @@ def _owner(args: tuple) -> Dual | Jet:
 
 def dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None) -> Dual:
     """Push duals through one table row: the value by the row (or ``out``, when the caller has
-    it), the tangent Σᵢ ∂row/∂argᵢ · tangentᵢ by the row's partials (constants: no term)."""
+    it), the tangent Σᵢ ∂row/∂argᵢ · tangentᵢ by the row's partials (constants: no term).
+    For u·u both terms are u·t: their sum, exactly 2·(u·t)."""
     values = [a.value if isinstance(a, Dual) and a.tag == tag else a for a in args]
-    if out is None:
-        out = row_value(row, values)
-    if row is E.multiply and args[0] is args[1]:  # u·u: t·u + u·t is one product, doubled
-        term = row.partials[0](*values, out) * args[0].tangent
-        return Dual(out, term + term, tag)
+    out = row(*values) if out is None else out
     tangent = None
     for i, a in enumerate(args):
         if isinstance(a, Dual) and a.tag == tag:
             term = row.partials[i](*values, out) * aligned_tangent(a, _ndim(out))
             tangent = term if tangent is None else tangent + term
     return Dual(out, tangent, tag)
-
-
-_dual_rule = dual_rule  # the name the ufunc rules below use
-
-
-def row_value(row: E.Elementary, values: list, into: np.ndarray | None = None) -> Any:
-    """The row on plain values: its numpy form directly (no dispatch) when they are floats
-    (written into ``into``, when given and the form is a ufunc: dual_speed's blocks)."""
-    if not all(map(_is_float, values)):
-        return row(*values)
-    if into is not None and type(row.numpy) is np.ufunc:
-        return row.numpy(*values, out=into)
-    return row.numpy(*values)
 
 
 def aligned_tangent(d: Dual, ndim: int) -> Any:
@@ -268,7 +222,7 @@ def aligned_tangent(d: Dual, ndim: int) -> Any:
     return tangent
 
 
-_aligned = aligned_tangent  # the name the ufunc rules below use
+_dual_rule, _aligned = dual_rule, aligned_tangent  # the names the ufunc rules below use
 
 
 # ============================================================================================
@@ -371,42 +325,21 @@ def _split(items: tuple) -> tuple[int, list, list, tuple]:
 # ============================================================================================
 def _linear(rule: ArrayRule, arrays: list, params: dict) -> Any:
     """f(x + t·ε) = f(x) + f(t)·ε: the function itself on the tangent (zeros for constant
-    pieces of a sequence); a chunk axis in front moves the axes, shape and axes parameters."""
+    pieces of a sequence), with its axes and shape moved past a chunk axis (if any)."""
     pieces = list(arrays[0]) if rule.sequence else arrays
     if rule.flattens and params.get(rule.axis, rule.default(rule.axis)) is None:
         pieces, params = [np.ravel(p) for p in pieces], {**params, rule.axis: 0}
-    duals = [p for p in pieces if isinstance(p, Dual)]
-    if not duals:
+    if not any(isinstance(p, Dual) for p in pieces):
         return rule.function(pieces if rule.sequence else pieces[0], **params)
-    tag = max(d.tag for d in duals)
-    owner = next(d for d in duals if d.tag == tag)
-    lead = np.shape(_primal(owner.tangent))[:1] if owner.chunked else ()
-    mine = [isinstance(p, Dual) and p.tag == tag for p in pieces]
-    values = [p.value if m else p for p, m in zip(pieces, mine)]
-    tangents = [p.tangent if m else np.zeros(lead + np.shape(_primal(p)))
-                for p, m in zip(pieces, mine)]
-    moved, ndim = dict(params), _ndim(values[0])
-    if lead and rule.axis:
-        moved[rule.axis] = _tangent_axis(params.get(rule.axis, rule.default(rule.axis)), ndim)
-    if lead and rule.shape:  # broadcast_to: unit axes after the chunk axis, then the shape
-        shape = tuple(np.atleast_1d(params[rule.shape]))
-        moved[rule.shape], tangents = lead + shape, [aligned_tangent(owner, len(shape))]
-    if lead and rule.axes:
-        axes = params.get(rule.axes)
-        order = reversed(range(ndim)) if axes is None else (a % ndim for a in axes)
-        moved[rule.axes] = (0, *(a + 1 for a in order))
+    tag, values, _, lead = _split(tuple(pieces))
+    tangents = [p.tangent if isinstance(p, Dual) and p.tag == tag
+                else np.zeros(lead + np.shape(_primal(p))) for p in pieces]
+    if rule.shape and lead:  # broadcast_to: unit axes after the chunk axis, then the shape
+        tangents = [aligned_tangent(pieces[0], len(np.atleast_1d(params[rule.shape])))]
+    moved = rule.with_leading_axis(params, _ndim(values[0]), lead[0]) if lead else params
     if not rule.sequence:
         values, tangents = values[0], tangents[0]
     return Dual(rule.function(values, **params), rule.function(tangents, **moved), tag)
-
-
-def _tangent_axis(axis: Any, ndim: int) -> Any:
-    """The axis of a chunked tangent for a value axis (None: all of the value's axes)."""
-    if axis is None:
-        return tuple(range(1, ndim + 1))
-    if isinstance(axis, tuple):
-        return tuple(_tangent_axis(a, ndim) for a in axis)
-    return axis + 1 if axis >= 0 else axis
 
 
 def _reshape(rule: ArrayRule, arrays: list, params: dict) -> Any:
@@ -420,8 +353,7 @@ def _reshape(rule: ArrayRule, arrays: list, params: dict) -> Any:
 
 
 def _bilinear(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    """np.dot: on vectors and matrices it is matmul (the product rule, :func:`_matmul`); with
-    a scalar, a product."""
+    """np.dot: matmul on vectors and matrices (:func:`_matmul`), a product with a scalar."""
     a, b = arrays
     if np.ndim(_primal(a)) == 0 or np.ndim(_primal(b)) == 0:
         return a * b
@@ -435,33 +367,33 @@ def _matmul(a: Any, b: Any) -> Any:
     if max(np.ndim(_primal(a)), np.ndim(_primal(b))) > 2:
         raise UnsupportedError("matmul/dot of dual numbers supports vectors and matrices "
                                "(ndim <= 2) only")
-    tag = max(x.tag for x in (a, b) if isinstance(x, Dual))
-    va, vb = (x.value if isinstance(x, Dual) and x.tag == tag else x for x in (a, b))
-    tangent = None
+    tag, (va, vb), _, _ = _split((a, b))
+    terms = []
     if isinstance(a, Dual) and a.tag == tag:
-        tangent = a.tangent @ vb  # a chunk axis in front acts as extra rows or a batch axis
+        terms.append(a.tangent @ vb)  # a chunk axis in front acts as extra rows or a batch axis
     if isinstance(b, Dual) and b.tag == tag:
         tb = b.tangent
-        term = (va @ tb.T).T if b.chunked and b.ndim == 1 else va @ tb
-        tangent = term if tangent is None else tangent + term
-    return Dual(va @ vb, tangent, tag)
+        terms.append((va @ tb.T).T if b.chunked and b.ndim == 1 else va @ tb)
+    return Dual(va @ vb, sum(terms[1:], terms[0]), tag)
 
 
 def _selection(rule: ArrayRule, arrays: list, params: dict) -> Any:
     """np.where(c, a, b): c is read from values; the tangent is chosen like the value."""
     condition = _primal(params[rule.condition])
-    if all(a is None for a in arrays) or not any(isinstance(a, Dual) for a in arrays):
+    if not any(isinstance(a, Dual) for a in arrays):
         return rule.function(condition, *(a for a in arrays if a is not None))
     tag, values, tangents, _ = _split(tuple(arrays))
     return Dual(rule.function(condition, *values), rule.function(condition, *tangents), tag)
 
 
+def _of_the_value(rule: ArrayRule, arrays: list, params: dict) -> Any:
+    return rule.function(_primal(arrays[0]), **params)  # shape, zeros_like: no derivative
+
+
 KIND_RULES: dict[str, Callable[[ArrayRule, list, dict], Any]] = {
     "linear": _linear, "reshape": _reshape, "bilinear": _bilinear, "selection": _selection,
     "composed": lambda rule, arrays, params: rule.composition(*arrays, **params),
-    "query": lambda rule, arrays, params: rule.function(_primal(arrays[0]), **params),
-    "constant": lambda rule, arrays, params: rule.function(_primal(arrays[0]), **params),
-}
+    "query": _of_the_value, "constant": _of_the_value}
 
 
 # ============================================================================================
@@ -498,19 +430,19 @@ class Jet(E.TableArithmetic):
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         if ufunc in (np.maximum, np.minimum, np.matmul):
-            raise UnsupportedError(f"numpy.{ufunc.__name__} has no rule for higher-order "
-                                   f"derivatives (order >= 2 runs on Taylor jets, elementwise)")
+            _refuse(ufunc)
         return _ufunc(ufunc, method, inputs, kwargs)
 
     def __array_function__(self, func, types, args, kwargs):
-        if func is np.real:
-            return args[0]
-        raise UnsupportedError(
-            f"numpy.{func.__name__} has no rule for higher-order derivatives: order >= 2 runs "
-            f"on Taylor jets of a scalar, which support elementwise functions only")
+        return args[0] if func is np.real else _refuse(func)
 
     def __repr__(self) -> str:
         return f"Jet({self.coefficients!r}{', ...' if self.rule else ''}, tag={self.tag})"
+
+
+def _refuse(func: Callable) -> None:
+    raise UnsupportedError(f"numpy.{func.__name__} has no rule for higher-order derivatives: "
+                           f"order >= 2 runs on Taylor jets of a scalar, elementwise only")
 
 
 def _coefficient(x: Any, k: int, tag: int) -> Any:
@@ -521,7 +453,9 @@ def _coefficient(x: Any, k: int, tag: int) -> Any:
 
 
 def _jet_rule(row: E.Elementary, args: tuple, tag: int) -> Jet:
-    """y = row(u₁, …): y[0] = row(u[0]); k·y[k] = Σᵢ Σⱼ j·uᵢ[j]·pᵢ[k-j], pᵢ = ∂row/∂uᵢ(u, y)."""
+    """y = row(u₁, …): y[0] = row(u[0]), and from y' = Σᵢ ∂row/∂uᵢ · uᵢ' (the first-order
+    partials pᵢ = ∂row/∂uᵢ(u, y), evaluated on jets): k·y[k] = Σᵢ Σⱼ j·uᵢ[j]·pᵢ[k-j], which
+    needs pᵢ only to order k-1, so the coefficients come on demand, one at a time."""
     ours = [isinstance(a, Jet) and a.tag == tag for a in args]
     y = Jet([row(*(_coefficient(a, 0, tag) for a in args))], tag)
     partials: list = []  # the partials as jets, built at first use (they may refer to y itself)
@@ -591,27 +525,11 @@ def _push(fn: Function, x: Any, directions: np.ndarray) -> tuple[list, list]:
         tangents = np.reshape(out.tangent, (*lead, out.size))
         return list(np.ravel(out.value)), list(np.moveaxis(tangents, -1, 0))
     outs = _outputs(out)
-    tangents = []
-    for o in outs:
-        t = tangent_of(o, tag) if isinstance(o, Dual) and o.tag == tag else np.zeros(lead)
-        if np.shape(_primal(t)) != lead:
-            raise _NotChunkable
-        tangents.append(t)
+    tangents = [tangent_of(o, tag) if isinstance(o, Dual) and o.tag == tag else np.zeros(lead)
+                for o in outs]
+    if any(np.shape(_primal(t)) != lead for t in tangents):
+        raise _NotChunkable
     return [_value(o, tag) for o in outs], tangents
-
-
-def chunk_size(fn: Function, n: int, chunk: int | None = None, nested: bool = False) -> int:
-    """Directions per pass: ``chunk`` if given; else all n for parsed functions (their
-    variables are scalars), and for callables as many as keep the k·n floats of an intermediate
-    (k²·n when ``nested``, for Hessians) within CHUNK_ELEMENTS."""
-    if chunk is not None:
-        if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
-            raise DiffxError(f"chunk must be a positive integer, got {chunk!r}")
-        return int(min(chunk, n))
-    if fn.tree is not None:
-        return n
-    k = CHUNK_ELEMENTS // max(n, 1)
-    return max(1, min(n, math.isqrt(k) if nested else k))
 
 
 def _blocks(n: int, k: int | None) -> list[tuple[slice, np.ndarray]]:
@@ -624,19 +542,25 @@ def _blocks(n: int, k: int | None) -> list[tuple[slice, np.ndarray]]:
 
 def jacobian(fn: Function, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
     """Jacobian (m, n) in ⌈n/k⌉ forward passes, each carrying k basis directions."""
+    return _chunked(_jacobian, fn, x, chunk)
+
+
+def _chunked(core: Callable, fn: Function, x: np.ndarray, chunk: int | None,
+             nested: bool = False) -> np.ndarray:
+    """``core`` with k directions per pass (dual_speed.chunk_size: ``chunk``, or a default)."""
+    from diffx.engines.dual_speed import chunk_size  # lazy: it imports this module
+
     try:
-        return _jacobian(fn, x, chunk_size(fn, x.size, chunk))
+        return core(fn, x, chunk_size(fn, x.size, chunk, nested))
     except (_NotChunkable, ValueError, TypeError, IndexError):
         # a callable that handles Dual tangents itself (Dual(v.value.sum(), v.tangent.sum())):
         # give it what it expects, one direction per pass (an error of its own recurs here)
-        return _jacobian(fn, x, None)
+        return core(fn, x, None)
 
 
 def _jacobian(fn: Function, x: np.ndarray, k: int | None) -> np.ndarray:
-    columns = [np.array(_push(fn, x, directions)[1], dtype=float).reshape(-1, block.stop -
-                                                                             block.start)
-               for block, directions in _blocks(x.size, k)]
-    return np.hstack(columns)
+    return np.hstack([np.array(_push(fn, x, directions)[1], dtype=float).reshape(
+        -1, block.stop - block.start) for block, directions in _blocks(x.size, k)])
 
 
 def gradient(fn: Function, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
@@ -651,20 +575,15 @@ def gradient(fn: Function, x: np.ndarray, chunk: int | None = None) -> np.ndarra
 def hessian(fn: Function, x: np.ndarray, chunk: int | None = None) -> np.ndarray:
     """Hessian (n, n), forward over forward: an outer dual (directions eᵢ) under an inner dual
     (directions eⱼ); the outer tangent of the inner tangent is ∂ᵢ∂ⱼ f. ⌈n/k⌉² passes."""
-    try:
-        return _hessian(fn, x, chunk_size(fn, x.size, chunk, nested=True))
-    except (_NotChunkable, ValueError, TypeError, IndexError):
-        return _hessian(fn, x, None)
+    return _chunked(_hessian, fn, x, chunk, nested=True)
 
 
 def _hessian(fn: Function, x: np.ndarray, k: int | None) -> np.ndarray:
-    n = x.size
-    H = np.zeros((n, n))
-    for rows, outer_directions in _blocks(n, k):
+    H = np.zeros((x.size, x.size))
+    for rows, outer_directions in _blocks(x.size, k):
         outer_tag = new_tag()
-        x_outer = Dual(x, outer_directions, outer_tag)
-        for columns, inner_directions in _blocks(n, k):
-            _, tangents = _push(fn, x_outer, inner_directions)
+        for columns, inner_directions in _blocks(x.size, k):
+            _, tangents = _push(fn, Dual(x, outer_directions, outer_tag), inner_directions)
             if len(tangents) != 1:
                 raise DiffxError(f"hessian needs a scalar function; {fn.name} has "
                                  f"{len(tangents)} outputs")
@@ -681,11 +600,12 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
     ``x`` is a float or an array; ``v`` has x's shape (one direction, broadcast if needed) or
     one more leading axis (k directions at once). Returns ``(f(x), J(x)·v)``; the tangent has
     the output's shape, with the k axis in front for a block of directions. An elementwise
-    callable on a long vector is evaluated block by block (:mod:`diffx.engines.dual_speed`).
+    callable on a long vector runs block by block (:func:`diffx.engines.dual_speed.by_blocks`).
 
     >>> jvp("x*y", [1.0, 2.0], [3.0, -1.0])
     (2.0, 5.0)
     """
+    from diffx.engines import dual_speed  # lazy: dual_speed imports this module
     from diffx.functions import as_function
 
     fn = as_function(f)
@@ -698,8 +618,6 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
             direction = direction.reshape(direction.shape[:1] + point.shape)
         elif direction.shape != point.shape:
             direction = np.broadcast_to(direction, point.shape).copy()
-    from diffx.engines import dual_speed  # lazy: dual_speed imports this module
-
     tag = new_tag()
     with np.errstate(all="ignore"):
         blocked = dual_speed.by_blocks(fn, point, direction, tag)
@@ -722,13 +640,11 @@ def _value_and_tangent(out: Any, tag: int, direction: Any, point: Any) -> tuple[
     lead = direction.shape[:1] if np.ndim(direction) > np.ndim(_primal(point)) else ()
     if isinstance(out, (list, tuple)):
         values = np.array([_primal(_value(o, tag)) for o in out], dtype=float)
-        tangents = [tangent_of(o, tag) for o in out]
-        return values, np.stack([np.broadcast_to(np.asarray(t, dtype=float), lead)
-                                 for t in tangents], axis=-1)
-    value = _value(out, tag)
+        return values, np.stack([np.broadcast_to(np.asarray(tangent_of(o, tag), dtype=float),
+                                                 lead) for o in out], axis=-1)
     tangent = tangent_of(out, tag) if isinstance(out, Dual) and out.tag == tag else \
         np.zeros(lead + np.shape(_primal(out)))
-    return value, tangent
+    return _value(out, tag), tangent
 
 
 def _float(x: Any) -> Any:
@@ -738,26 +654,22 @@ def _float(x: Any) -> Any:
 def derivative(fn: Function, x: Any, order: int = 1) -> Any:
     """The ``order``-th derivative of a scalar function of one variable; exact to rounding.
 
-    Order 1 pushes one dual; order k ≥ 2 pushes the jet x + t and reads k!·(coefficient k).
-    ``x`` may itself be a dual or jet (a derivative nested inside another): the result then
-    keeps the outer perturbation.
+    Order 1 pushes one dual (a parsed function: as compiled code, dual_speed.compiled_program);
+    order k ≥ 2 pushes the jet x + t and reads k!·(coefficient k). ``x`` may itself be a dual
+    or jet (a derivative nested inside another): the result then keeps the outer perturbation.
     """
     if order == 0:
         return fn.on_vector([x], 1)
-    if order == 1:
-        if fn.tree is not None and len(fn.variables) == 1 and not fn.vector_output \
-                and not isinstance(x, (Dual, Jet)):
-            from diffx.engines.dual_speed import compiled_program  # lazy: it imports dual
+    tag = new_tag()
+    if order == 1 and fn.tree is not None and len(fn.variables) == 1 \
+            and not fn.vector_output and not isinstance(x, (Dual, Jet)):
+        from diffx.engines.dual_speed import compiled_program  # lazy: it imports this module
 
-            return float(compiled_program(fn)(float(x))[1])
-        tag = new_tag()
-        out = _outputs(fn.on_vector([Dual(x, 1.0, tag)], 1))[0]
-        result = tangent_of(out, tag)
+        return float(compiled_program(fn)(float(x))[1])
+    if order == 1:
+        result = tangent_of(_outputs(fn.on_vector([Dual(x, 1.0, tag)], 1))[0], tag)
     else:
-        tag = new_tag()
         out = _outputs(fn.on_vector([Jet([x, 1.0], tag)], 1))[0]
         result = math.factorial(order) * _coefficient(out, order, tag) if isinstance(
             out, Jet) and out.tag == tag else 0.0
     return result if isinstance(result, (Dual, Jet)) else float(_primal(result))
-
-

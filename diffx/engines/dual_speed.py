@@ -36,6 +36,7 @@ table, so every table row applied to a running probe is recorded.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import math
 import operator
@@ -47,20 +48,41 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.errors import DiffxError
 from diffx.engines.dual import (
     COMPOSED,
-    OPERATION_WARNINGS,
     Dual,
     aligned_tangent,
     apply_rule,
-    row_value,
 )
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable
 from diffx.points import all_finite, may_be_restricted
 
-__all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "ELEMENTWISE_UFUNCS",
-           "REDUCTION_BLOCK_ELEMENTS", "SUMMED_ROW", "by_blocks", "compiled_program",
-           "fast_derivative", "fast_dual_rule"]
+__all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "CHUNK_ELEMENTS", "ELEMENTWISE_UFUNCS",
+           "REDUCTION_BLOCK_ELEMENTS", "SUMMED_ROW", "by_blocks", "chunk_size",
+           "compiled_program", "fast_derivative", "fast_dual_rule", "noted"]
+
+
+# ============================================================================================
+# Directions per pass
+# ============================================================================================
+# Default chunk size for callables: k directions of an n-vector use k·n floats per intermediate.
+CHUNK_ELEMENTS = 2**18
+
+
+def chunk_size(fn: Function, n: int, chunk: int | None = None, nested: bool = False) -> int:
+    """Directions per pass: ``chunk`` if given; else all n for parsed functions (their
+    variables are scalars), and for callables as many as keep the k·n floats of an intermediate
+    (k²·n when ``nested``, for Hessians) within CHUNK_ELEMENTS."""
+    if chunk is not None:
+        if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
+            raise DiffxError(f"chunk must be a positive integer, got {chunk!r}")
+        return int(min(chunk, n))
+    if fn.tree is not None:
+        return n
+    k = CHUNK_ELEMENTS // max(n, 1)
+    return max(1, min(n, math.isqrt(k) if nested else k))
+
 
 
 # ============================================================================================
@@ -97,6 +119,21 @@ def fast_dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None,
         tangent = np.add(tangent, tangent, out=last if last is not None else tangent) \
             if owned or last is not None else tangent + tangent
     return Dual(out, tangent, tag)
+
+
+def row_value(row: E.Elementary, values: list, into: np.ndarray | None = None) -> Any:
+    """The row on plain values: its numpy form directly (no dispatch) when they are floats
+    (written into ``into``, when given and the form is a ufunc)."""
+    if not all(map(_is_float, values)):
+        return row(*values)
+    if into is not None and type(row.numpy) is np.ufunc:
+        return row.numpy(*values, out=into)
+    return row.numpy(*values)
+
+
+def _is_float(v: Any) -> bool:
+    """A value that the table's dispatch sends to the row's numpy form unchanged."""
+    return type(v) is float or (type(v) is np.ndarray and v.dtype == np.float64)
 
 
 def _times(partial: Any, tangent: Any, values: list, out: Any,
@@ -142,6 +179,18 @@ BLOCKED_FROM_ELEMENTS = 2**17
 _TAPES: dict[int, _Tape] = {}  # the tape of each probe being run, by its tag
 _NOT_ELEMENTWISE: weakref.WeakSet = weakref.WeakSet()  # callables a probe refused
 _TAG = Dual.tag  # the slot itself (a probe's ``tag`` attribute is guarded)
+# while jvp runs blocks: (warnings noted, whether to warn at once); see noted
+_TIES: contextvars.ContextVar[tuple[list, bool] | None] = contextvars.ContextVar(
+    "diffx_dual_ties", default=None)
+
+
+def noted(warning: Warning) -> bool:
+    """Called by an operation that warns (dual._warn): while jvp runs blocks, note the warning
+    (each operation warns once, as on the whole array); True when it must not warn now."""
+    notes = _TIES.get()
+    if notes is not None:
+        notes[0].append(warning)
+    return notes is not None and not notes[1]
 
 
 class _NotElementwise(BaseException):
@@ -197,7 +246,7 @@ class _Tape:
                             f"nor an elementwise result of the point")
         if (np.geterr(), warnings.filters) != self.context:  # blocks run outside f's context
             self.refuse("np.errstate or warning filters changed inside f")
-        notes = OPERATION_WARNINGS.get()
+        notes = _TIES.get()
         if notes is not None:
             notes[0].clear()
         probes = [a for a in inputs if type(a) is _Probe]
@@ -344,7 +393,7 @@ def by_blocks(fn: Function, x: Any, v: Any, tag: int) -> tuple[Any, Any, bool] |
     except TypeError:  # not weakly referable: probed at every call
         key = None
     tape, notes = _Tape(Dual(x[:size], v[..., :size], tag)), []
-    token = OPERATION_WARNINGS.set((notes, True))
+    token = _TIES.set((notes, True))
     try:
         out = fn.on_vector(tape.nodes[0], x.size)
         output = tape.index.get(id(out)) if isinstance(out, Dual) and not tape.refused \
@@ -357,7 +406,7 @@ def by_blocks(fn: Function, x: Any, v: Any, tag: int) -> tuple[Any, Any, bool] |
         output = None
     finally:
         tape.close()
-        OPERATION_WARNINGS.reset(token)
+        _TIES.reset(token)
     if output is None:
         if key is not None:
             _NOT_ELEMENTWISE.add(key)
@@ -399,7 +448,7 @@ def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any
     tape.nodes.clear()  # the first block's intermediates
     notes: list = []
     pending: dict[int, Warning] = {}
-    token = OPERATION_WARNINGS.set((notes, False))
+    token = _TIES.set((notes, False))
     try:
         for start in range(first, n, size):
             block = slice(start, start + size)
@@ -420,7 +469,7 @@ def _replay(tape: _Tape, output: int, x: np.ndarray, v: np.ndarray) -> tuple[Any
                 _put(into, nodes[source])
             del nodes
     finally:
-        OPERATION_WARNINGS.reset(token)
+        _TIES.reset(token)
     for position, warning in sorted(pending.items()):
         if position not in tape.warned:  # each operation warns once, as on the whole array
             warnings.warn(warning, stacklevel=4)
