@@ -7,27 +7,27 @@ derivative. numpy's array functions need no derivative formula of their own: mos
 autograd's ``numpy_vjps.py``). So an entry only says, as data, what *kind* of function it is
 and which of its parameters are axes or shapes; each engine interprets each kind once.
 
-==========  ===========================  ==================================  ==========================
-kind        functions                    forward reader (tangent t)          reverse reader (cotangent g)
-==========  ===========================  ==================================  ==========================
-linear      sum mean cumsum transpose    f(t) with the same parameters       fᵀ(g), the transposed map:
-            broadcast_to concatenate                                         sum/mean: g broadcast back
-            stack copy real                                                  (/count); cumsum: reversed
-                                                                             cumsum; transpose: inverse
-                                                                             permutation; broadcast_to:
-                                                                             g summed over the new axes;
-                                                                             concatenate/stack: g split
-reshape     reshape ravel squeeze        t reshaped to the result's shape    g reshaped to the input's
-            expand_dims atleast_1d/2d    (same elements, same C order)       shape
-bilinear    dot matmul                   f(ta, b) + f(a, tb)                 a: f(g, bᵀ), b: f(aᵀ, g)
-selection   where                        where(c, ta, tb); c is read from    a: where(c, g, 0),
-                                         values only                         b: where(c, 0, g)
-composed    clip hstack vstack           run ``composition`` on the engine's own values: it is written
-                                         with other entries and ufuncs (maximum, minimum, …)
-query       shape ndim size              the value's answer (a number, no derivative; nothing flows)
-constant    zeros_like ones_like         an array made from the value's shape only: derivative 0
-            full_like empty_like
-==========  ===========================  ==================================  ==========================
+=========  ============================  ===============================  ====================
+kind       functions                     forward (tangent t)              reverse (cotangent g)
+=========  ============================  ===============================  ====================
+linear     sum mean cumsum transpose     f(t), same parameters            fᵀ(g), the adjoint:
+           broadcast_to concatenate                                       sum, mean: broadcast
+           stack copy real                                                back (/count); cumsum:
+                                                                          reversed cumsum;
+                                                                          transpose: inverse
+                                                                          permutation; join:
+                                                                          split g
+reshape    reshape ravel squeeze         t reshaped to the result's       g reshaped to the
+           expand_dims atleast_1d/2d     shape (same elements, C order)   input's shape
+bilinear   dot matmul                    f(ta, b) + f(a, tb)              a: f(g, bᵀ); b: f(aᵀ, g)
+selection  where                         where(c, ta, tb), c read from    a: where(c, g, 0);
+                                         values only                      b: where(c, 0, g)
+composed   clip hstack vstack            ``composition`` run on the engine's own values: it is
+                                         written with other entries and ufuncs (maximum, …)
+query      shape ndim size               the value's answer: a number, nothing flows
+constant   zeros_like ones_like          an array made from the value's shape: derivative 0
+           full_like empty_like
+=========  ============================  ===============================  ====================
 
 Engines whose values carry extra axes (the dual engine's chunk of k directions in front of
 each tangent, a batching reader) must move the parameters that name axes or shapes: ``axis``

@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 import diffx
+from diffx import elementary as E
 from diffx.engines import dual, dual_speed
 from diffx.errors import DomainWarning, NonDifferentiableWarning
 
-DEFAULTS = dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS, dual_speed.BLOCKED_FROM_ELEMENTS
+DEFAULTS = (dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS,
+            dual_speed.BLOCKED_FROM_ELEMENTS)
 BLOCK = 64
 N = 1001  # 15 full blocks and a partial one
 EXACT_RTOL = 1e-13  # as tests/test_dual.py: rounding of the derivative formula in float64
@@ -136,7 +138,8 @@ def test_elementwise_callables_give_the_whole_array_result_bit_for_bit(name, chu
 def test_a_benchmark_function_against_its_derivative_written_out(replays) -> None:
     """exp(-x²/2)·tanh x + log1p(x²): derivative exp(-x²/2)(sech²x - x·tanh x) + 2x/(1+x²),
     on 10⁶ points with the default blocks (normwise relative error: rounding only)."""
-    dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS, dual_speed.BLOCKED_FROM_ELEMENTS = DEFAULTS
+    (dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS,
+     dual_speed.BLOCKED_FROM_ELEMENTS) = DEFAULTS
     x = np.linspace(-3.0, 3.0, 10**6)
     v = np.cos(x)
     value, tangent = diffx.jvp(ELEMENTWISE["benchmark-1"], x, v)
@@ -462,6 +465,25 @@ def test_a_jvp_at_a_dual_point_is_not_blocked(replays) -> None:
     value, tangent = diffx.jvp(np.sin, x, direction(point()))
     assert replays == [] and isinstance(value, dual.Dual)
     assert same_bits(tangent.value, np.cos(point()) * direction(point()))
+
+
+# --------------------------------------------------------------------------------------------
+# The faster chain rule (registered for every Dual) gives dual.dual_rule's bits
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-direction", "three-directions"])
+@pytest.mark.parametrize("name", sorted(E.ELEMENTARY))
+def test_the_fast_rule_gives_the_plain_rules_bits(name, chunked) -> None:
+    """Every row on float arrays, with a dual or a constant in each place (broadcast from a
+    number too), and u·u: dual_speed.fast_dual_rule against dual.dual_rule, bit for bit."""
+    row = E.ELEMENTARY[name]
+    u = np.linspace(0.1, 0.9, 7)  # inside every row's domain
+    t = np.stack([np.cos(u), -u, np.ones_like(u)]) if chunked else np.cos(u)
+    x, y = dual.Dual(u, t, tag=7), dual.Dual(u[::-1] + 0.5, t[..., ::-1] * 2, tag=7)
+    cases = [(x,)] if row.arity == 1 else [(x, y), (x, 0.5 + u), (2.0, x), (x, 3.0), (x, x)]
+    for args in cases:
+        fast = dual_speed.fast_dual_rule(row, args, 7)
+        plain = dual.dual_rule(row, args, 7)
+        assert same_bits(fast, plain), (name, args)
 
 
 # --------------------------------------------------------------------------------------------

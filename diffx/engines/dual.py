@@ -150,7 +150,8 @@ class Dual(E.TableArithmetic):
     def T(self) -> Dual: return np.transpose(self)
     def sum(self, axis=None, keepdims=False) -> Dual: return np.sum(self, axis, keepdims=keepdims)
     def mean(self, axis=None, keepdims=False): return np.mean(self, axis, keepdims=keepdims)
-    def reshape(self, *shape) -> Dual: return np.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def reshape(self, *shape) -> Dual:
+        return np.reshape(self, shape[0] if len(shape) == 1 else shape)
     def ravel(self) -> Dual: return np.ravel(self)
     def transpose(self, *axes) -> Dual:
         return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))

@@ -1,37 +1,43 @@
 """The dual engine's speed: the same contract as :mod:`diffx.engines.dual`, made faster.
 
-:mod:`diffx.engines.dual` is the engine to read; this module is what makes two of its paths
-fast without changing their results (as CPython's ``heapq`` has ``_heapq``). Both are tested to
-agree with the plain path (tests/test_dual_blocks.py, tests/test_dual.py).
+:mod:`diffx.engines.dual` is the engine to read; this module makes its paths fast without
+changing their numbers (as CPython's ``heapq`` has ``_heapq``), and is tested to agree with the
+plain path (tests/test_dual_blocks.py, tests/test_dual.py).
 
-1. **jvp by blocks** (:func:`by_blocks`, called by ``dual.jvp``). On a vector of
+1. **A chain rule that allocates less** (:func:`fast_dual_rule`, registered with the
+   elementary table for Dual in place of ``dual.dual_rule``): a partial of 1.0 passes the
+   tangent through, a fresh partial array is multiplied in place, u·u is one product doubled;
+   on 10⁶ points a pass is memory-bound, so this is what the whole-array path runs.
+2. **Directions per pass** (:func:`chunk_size`): all n for a parsed function, and for a
+   callable as many as keep an intermediate within CHUNK_ELEMENTS floats.
+3. **jvp by blocks** (:func:`by_blocks`, called by ``dual.jvp``). On a vector of
    BLOCKED_FROM_ELEMENTS points or more, f runs once, on the first block only, as a *probe*:
    every operation f applies to the block or to a result made from it is recorded. If each was
    elementwise (a row of the table, a composed ufunc, np.maximum / np.minimum; other arguments
    only real numbers) and f's result is one of those results, or np.sum / np.mean of one, the
    recorded operations are replayed on the other blocks, whose intermediates stay in cache.
-   What it buys, on 10⁶ points (benchmarks/dual_ratios.py, section 2; time / one plain numpy
-   evaluation, this machine): exp(-x²/2)·tanh x + log1p(x²) 2.4 instead of 3.0 on the whole
-   array, sin(x)·exp(-x²) 2.1 instead of 2.7, Σ(x - 1)² 1.7 instead of 2.9, x·x + 3x 2.0
-   instead of 3.3; peak memory 19 MB instead of 56. An elementwise result is bitwise the
-   whole-array one (and warns alike). A sum or mean adds the blocks' sums exactly
-   (math.fsum); in each block the summed operation's tangent (and a product's value) is summed
-   as it is made, by dots over rows of 256 points, never stored: it differs from numpy's
-   whole-array sum by rounding only (under 3e-14·Σ|term| with any BLAS; numpy's pairwise sum:
-   3e-15). Anything else — indexing, shape, len, comparisons, truth values, ``.value``, other
-   numpy functions, array constants, another derivative's duals, np.errstate or warning
-   filters changed inside f — stops the probe, and f runs on the whole array as before; the
-   callable is remembered and not probed again. So f is called once per jvp (twice on the
-   first call of a callable the probe refuses), and during the probe its argument is a Dual
-   subclass (``isinstance`` holds, ``type(x) is Dual`` does not).
-2. **A compiled derivative** (:func:`compiled_program`, called by ``dual.derivative`` for a
+   What it buys on 10⁶ points (benchmarks/dual_ratios.py, section 2; time / one plain numpy
+   evaluation): exp(-x²/2)·tanh x + log1p(x²) 2.4 instead of 3.0 on the whole array,
+   sin(x)·exp(-x²) 2.1 instead of 2.7, Σ(x - 1)² 1.7 instead of 2.9, x·x + 3x 2.0 instead of
+   3.3; peak memory 19 MB instead of 56. An elementwise result is bitwise the whole-array one
+   (and warns alike). A sum or mean adds the blocks' sums exactly (math.fsum); in each block
+   the summed operation's tangent (and a product's value) is summed as it is made, by dots
+   over rows of 256 points, never stored: it differs from numpy's whole-array sum by rounding
+   only (under 3e-14·Σ|term| with any BLAS; numpy's pairwise sum: 3e-15). Anything else —
+   indexing, shape, len, comparisons, truth values, ``.value``, other numpy functions, array
+   constants, another derivative's duals, np.errstate or warning filters changed inside f —
+   stops the probe, and f runs on the whole array as before; the callable is remembered and
+   not probed again. So f is called once per jvp (twice on the first call of a callable the
+   probe refuses), and during the probe its argument is a Dual subclass (``isinstance``
+   holds, ``type(x) is Dual`` does not).
+4. **A compiled derivative** (:func:`compiled_program`, called by ``dual.derivative`` for a
    parsed scalar function of one variable, and :func:`fast_derivative`, the public API's
    one-pass shortcut): the expression tree compiled once into closures on floats, the same
    chain rule without building Dual objects.
 
-Imports: this module imports :mod:`diffx.engines.dual`; dual imports it lazily, inside
-``jvp`` and ``derivative`` (no import cycle). It registers its probe type with the elementary
-table, so every table row applied to a running probe is recorded.
+Imports: this module imports :mod:`diffx.engines.dual`; dual imports it lazily, inside the
+functions that call it (no import cycle), and ``diffx.engines`` imports both. At import it
+registers :func:`fast_dual_rule` for Dual, and its probe type, with the elementary table.
 """
 
 from __future__ import annotations
@@ -48,13 +54,8 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.engines.dual import COMPOSED, Dual, aligned_tangent, apply_rule
 from diffx.errors import DiffxError
-from diffx.engines.dual import (
-    COMPOSED,
-    Dual,
-    aligned_tangent,
-    apply_rule,
-)
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable
 from diffx.points import all_finite, may_be_restricted
 
@@ -104,7 +105,8 @@ def fast_dual_rule(row: E.Elementary, args: tuple, tag: int, out: Any = None,
     tangent, owned = None, False
     for k, i in enumerate(ours):
         final = k == len(ours) - 1 and not doubled
-        term, term_owned = _times(row.partials[i](*values, out), aligned_tangent(args[i], getattr(out, "ndim", 0)),
+        term, term_owned = _times(row.partials[i](*values, out),
+                                  aligned_tangent(args[i], getattr(out, "ndim", 0)),
                                   values, out, last if final and tangent is None else None)
         if tangent is None:
             tangent, owned = term, term_owned
@@ -608,9 +610,9 @@ def _exact_sum(terms: Any) -> np.float64:
 def compiled_program(fn: Function) -> Callable[[float], tuple[float, float]]:
     """``x -> (f(x), f'(x))`` for a parsed scalar function of one variable, compiled once.
 
-    The same rule as :func:`~diffx.engines.dual.dual_rule` (value by the row's numpy form, tangent by
-    its partials),
-    without building Dual objects; constant subtrees carry no tangent at all.
+    The same rule as :func:`~diffx.engines.dual.dual_rule` (value by the row's numpy form,
+    tangent by its partials), without building Dual objects; constant subtrees carry no
+    tangent at all.
     """
     program = fn.__dict__.get("_dual_program")
     if program is None:
