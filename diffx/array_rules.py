@@ -95,6 +95,8 @@ class ArrayRule:
         """The differentiated arguments (in ``arrays`` order; None if not passed) and the
         honoured ones by name (``condition`` and ``parameters``, as passed). UnsupportedError
         for any other argument not at its default."""
+        if len(args) == 1 and not kwargs and not self.arrays:  # the common call, f(x)
+            return list(args), {}
         names, defaults = _signature(self.function)
         if len(args) > len(names):
             raise UnsupportedError(f"{self.name} takes {len(names)} positional argument(s) "

@@ -330,11 +330,16 @@ def _linear(rule: ArrayRule, arrays: list, params: dict) -> Any:
     pieces = list(arrays[0]) if rule.sequence else arrays
     if rule.flattens and params.get(rule.axis, rule.default(rule.axis)) is None:
         pieces, params = [np.ravel(p) for p in pieces], {**params, rule.axis: 0}
-    if not any(isinstance(p, Dual) for p in pieces):
+    duals = [p for p in pieces if isinstance(p, Dual)]
+    if not duals:
         return rule.function(pieces if rule.sequence else pieces[0], **params)
-    tag, values, _, lead = _split(tuple(pieces))
-    tangents = [p.tangent if isinstance(p, Dual) and p.tag == tag
-                else np.zeros(lead + np.shape(_primal(p))) for p in pieces]
+    tag = max(d.tag for d in duals)
+    owner = next(d for d in duals if d.tag == tag)
+    lead = np.shape(_primal(owner.tangent))[:1] if owner.chunked else ()
+    mine = [isinstance(p, Dual) and p.tag == tag for p in pieces]
+    values = [p.value if m else p for p, m in zip(pieces, mine)]
+    tangents = [p.tangent if m else np.zeros(lead + np.shape(_primal(p)))
+                for p, m in zip(pieces, mine)]
     if rule.shape and lead:  # broadcast_to: unit axes after the chunk axis, then the shape
         tangents = [aligned_tangent(pieces[0], len(np.atleast_1d(params[rule.shape])))]
     moved = rule.with_leading_axis(params, _ndim(values[0]), lead[0]) if lead else params
