@@ -15,8 +15,8 @@ Run: python benchmarks/dual_ratios.py        (jax and autograd: pip install "dif
 3. Gradient of the n-dimensional Rosenbrock function (a numpy callable), n = 2…1024, with a
    fixed chunk k: passes = ⌈n/k⌉, and the fitted slope of log(time / plain evaluation)
    against log(n) (1 = cost linear in n evaluations, as ⌈n/k⌉ passes predict).
-4. The block sizes: jvp / plain for dual.BLOCK_ELEMENTS (elementwise outputs) and
-   dual.REDUCTION_BLOCK_ELEMENTS (np.sum / np.mean outputs) from 2**12 to 2**18.
+4. The block sizes: jvp / plain for dual_speed.BLOCK_ELEMENTS (elementwise outputs) and
+   dual_speed.REDUCTION_BLOCK_ELEMENTS (np.sum / np.mean outputs) from 2**12 to 2**18.
 Ratios, not absolute times, are meaningful on a shared machine; each is min-of-repeats, with
 the sides measured alternately so load changes hit them all.
 """
@@ -37,7 +37,7 @@ import numpy as np
 from timing import side_by_side  # benchmarks/timing.py, found next to this script
 
 import diffx
-from diffx.engines import dual
+from diffx.engines import dual, dual_speed
 from diffx.functions import as_function, parse
 
 # best time per call of each, measured in alternation (benchmarks/timing.py)
@@ -79,12 +79,12 @@ NOT_ELEMENTWISE = ("cumsum(sin(x)) (not elementwise)", lambda x: np.cumsum(np.si
 
 def whole_array(f: Callable, x: np.ndarray, v: np.ndarray) -> object:
     """dual.jvp with blocks switched off: the whole array at once."""
-    size = dual.BLOCK_ELEMENTS
-    dual.BLOCK_ELEMENTS = x.size
+    size = dual_speed.BLOCK_ELEMENTS
+    dual_speed.BLOCK_ELEMENTS = x.size
     try:
         return dual.jvp(f, x, v)
     finally:
-        dual.BLOCK_ELEMENTS = size
+        dual_speed.BLOCK_ELEMENTS = size
 
 
 def peak_megabytes(call: Callable[[], object]) -> float:
@@ -164,7 +164,7 @@ def jvp_million(runs: int = 3) -> None:
 
 
 def power_label(size: int) -> str:
-    """2**15, 3*2**13: a block size as written in dual.py."""
+    """2**15, 3*2**13: a block size as written in dual_speed.py."""
     k = (size & -size).bit_length() - 1
     return f"2**{k}" if size == 2**k else f"{size >> k}*2**{k}"
 
@@ -173,7 +173,7 @@ def block_sizes(repeats: int = 10) -> None:
     x = np.linspace(-3.0, 3.0, 10**6)
     v = np.ones_like(x)
     sizes = [2**12, 2**13, 2**14, 3 * 2**13, 2**15, 2**16, 2**17, 2**18]
-    chosen = dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS
+    chosen = dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS
     print(f"\n4. Block sizes: jvp / plain evaluation (min of {repeats}); chosen BLOCK_ELEMENTS = "
           f"{power_label(chosen[0])}, REDUCTION_BLOCK_ELEMENTS = {power_label(chosen[1])}")
     print(f"   {'':<40}" + "".join(f"{power_label(b):>8}" for b in sizes))
@@ -181,7 +181,7 @@ def block_sizes(repeats: int = 10) -> None:
         setting = "REDUCTION_BLOCK_ELEMENTS" if "reduction" in name else "BLOCK_ELEMENTS"
 
         def run(f=f, size=0, setting=setting):
-            setattr(dual, setting, size)
+            setattr(dual_speed, setting, size)
             return dual.jvp(f, x, v)
 
         calls = {"plain": lambda f=f: f(x)}
@@ -189,7 +189,7 @@ def block_sizes(repeats: int = 10) -> None:
         try:
             times = best_side_by_side(calls, rounds=repeats)
         finally:
-            dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS = chosen
+            dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS = chosen
         print(f"   {name:<40}" + "".join(f"{times[b] / times['plain']:8.2f}" for b in sizes)
               + f"   ({setting})")
 
@@ -220,7 +220,7 @@ def gradient_scaling(chunk: int = 8) -> None:
     default = best_side_by_side({"plain": lambda: rosenbrock(np.linspace(-1, 1, 1024)),
                             "gradient": lambda: dual.gradient(fn, np.linspace(-1, 1, 1024))},
                            rounds=5)
-    k = dual.chunk_size(fn, 1024)
+    k = dual_speed.chunk_size(fn, 1024)
     print(f"   default chunk at n=1024: k={k}, {math.ceil(1024 / k)} passes, "
           f"ratio {default['gradient'] / default['plain']:.1f}")
 

@@ -149,7 +149,12 @@ def backend_of(*args: Any) -> str:
 
 
 def _handler_for(args: tuple) -> Callable[[Elementary, tuple], Any]:
+    """The handler of the first argument of a registered type: its own type's if that is
+    registered (a registered subclass, such as dual_speed's probe, has its own), else a base's."""
     for arg in args:
+        handler = _REGISTERED.get(type(arg))
+        if handler is not None:
+            return handler
         for cls, handler in _REGISTERED.items():
             if isinstance(arg, cls):
                 return handler

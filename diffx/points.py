@@ -51,7 +51,7 @@ from diffx import elementary as E
 from diffx.functions import Apply, Function, Number, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
-           "singular_arguments", "singular_distance", "value_decides"]
+           "may_be_restricted", "singular_arguments", "singular_distance", "value_decides"]
 
 MAX_RECORDED_INPUTS = 64  # callables with more inputs are checked by their result only
 
@@ -107,7 +107,9 @@ _CALLABLES_SINGULAR: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _TENSORFLOW_CALLABLES: weakref.WeakSet = weakref.WeakSet()
 
 
-def _may_be_restricted(fn: Function) -> bool:
+def may_be_restricted(fn: Function) -> bool:
+    """Might ``fn`` apply a row with a domain edge, a pole or a kink (sqrt, log, abs, …)?
+    Parsed: read from its tree; a callable: learnt at its first recording (True until then)."""
     if fn.tree is not None:
         cached = fn.__dict__.get("_restricted")
         if cached is None:
@@ -408,7 +410,7 @@ def _check(fn: Function, point: np.ndarray) -> PointCheck:
     if undefined.all():
         return PointCheck(undefined)
     met = tuple(f"numpy met a {kind} inside f" for kind in errors)
-    if not _may_be_restricted(fn):
+    if not may_be_restricted(fn):
         return PointCheck(undefined, met)
     found = _scan(fn, point)
     if found is None:

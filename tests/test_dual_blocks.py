@@ -21,10 +21,12 @@ import numpy as np
 import pytest
 
 import diffx
-from diffx.engines import dual
+from diffx import elementary as E
+from diffx.engines import dual, dual_speed
 from diffx.errors import DomainWarning, NonDifferentiableWarning
 
-DEFAULTS = dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS, dual.BLOCKED_FROM_ELEMENTS
+DEFAULTS = (dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS,
+            dual_speed.BLOCKED_FROM_ELEMENTS)
 BLOCK = 64
 N = 1001  # 15 full blocks and a partial one
 EXACT_RTOL = 1e-13  # as tests/test_dual.py: rounding of the derivative formula in float64
@@ -32,33 +34,33 @@ EXACT_RTOL = 1e-13  # as tests/test_dual.py: rounding of the derivative formula 
 
 @pytest.fixture(autouse=True)
 def small_blocks(monkeypatch):
-    monkeypatch.setattr(dual, "BLOCK_ELEMENTS", BLOCK)
-    monkeypatch.setattr(dual, "REDUCTION_BLOCK_ELEMENTS", 4 * BLOCK)
-    monkeypatch.setattr(dual, "BLOCKED_FROM_ELEMENTS", 2)
+    monkeypatch.setattr(dual_speed, "BLOCK_ELEMENTS", BLOCK)
+    monkeypatch.setattr(dual_speed, "REDUCTION_BLOCK_ELEMENTS", 4 * BLOCK)
+    monkeypatch.setattr(dual_speed, "BLOCKED_FROM_ELEMENTS", 2)
 
 
 @pytest.fixture
 def replays(monkeypatch) -> list:
     """The calls of the replay (one per jvp that took the blocked path)."""
     calls: list = []
-    replay = dual._replay
+    replay = dual_speed._replay
 
     def spy(*args):
         calls.append(args)
         return replay(*args)
 
-    monkeypatch.setattr(dual, "_replay", spy)
+    monkeypatch.setattr(dual_speed, "_replay", spy)
     return calls
 
 
 def whole(f, x, v):
     """jvp on the whole array at once (the path every callable took before blocks)."""
-    size = dual.BLOCK_ELEMENTS
-    dual.BLOCK_ELEMENTS = 10**12
+    size = dual_speed.BLOCK_ELEMENTS
+    dual_speed.BLOCK_ELEMENTS = 10**12
     try:
         return diffx.jvp(f, x, v)
     finally:
-        dual.BLOCK_ELEMENTS = size
+        dual_speed.BLOCK_ELEMENTS = size
 
 
 def same_bits(a, b) -> bool:
@@ -136,7 +138,8 @@ def test_elementwise_callables_give_the_whole_array_result_bit_for_bit(name, chu
 def test_a_benchmark_function_against_its_derivative_written_out(replays) -> None:
     """exp(-x²/2)·tanh x + log1p(x²): derivative exp(-x²/2)(sech²x - x·tanh x) + 2x/(1+x²),
     on 10⁶ points with the default blocks (normwise relative error: rounding only)."""
-    dual.BLOCK_ELEMENTS, dual.REDUCTION_BLOCK_ELEMENTS, dual.BLOCKED_FROM_ELEMENTS = DEFAULTS
+    (dual_speed.BLOCK_ELEMENTS, dual_speed.REDUCTION_BLOCK_ELEMENTS,
+     dual_speed.BLOCKED_FROM_ELEMENTS) = DEFAULTS
     x = np.linspace(-3.0, 3.0, 10**6)
     v = np.cos(x)
     value, tangent = diffx.jvp(ELEMENTWISE["benchmark-1"], x, v)
@@ -150,8 +153,8 @@ def test_a_benchmark_function_against_its_derivative_written_out(replays) -> Non
 
 @pytest.mark.parametrize("n", [2, 63, 64, 65, 129])
 def test_short_vectors_and_partial_blocks(n, monkeypatch) -> None:
-    monkeypatch.setattr(dual, "BLOCK_ELEMENTS", 1)
-    monkeypatch.setattr(dual, "REDUCTION_BLOCK_ELEMENTS", 2)
+    monkeypatch.setattr(dual_speed, "BLOCK_ELEMENTS", 1)
+    monkeypatch.setattr(dual_speed, "REDUCTION_BLOCK_ELEMENTS", 2)
     x = np.linspace(-1.0, 2.0, n)
     for f in (ELEMENTWISE["benchmark-2"], lambda x: np.sum(np.sin(x) * x)):
         for got, expected in zip(diffx.jvp(f, x, direction(x)), whole(f, x, direction(x))):
@@ -175,7 +178,7 @@ def test_a_scalar_and_a_one_element_point_take_the_whole_array_path(replays) -> 
 
 def test_a_vector_shorter_than_the_threshold_takes_the_whole_array_path(monkeypatch,
                                                                          replays) -> None:
-    monkeypatch.setattr(dual, "BLOCKED_FROM_ELEMENTS", N + 1)
+    monkeypatch.setattr(dual_speed, "BLOCKED_FROM_ELEMENTS", N + 1)
     diffx.jvp(ELEMENTWISE["benchmark-2"], point(), direction(point()))
     assert replays == []
 
@@ -191,7 +194,7 @@ def test_the_probe_calls_f_once_and_leaves_plain_duals() -> None:
 
     diffx.jvp(f, point(), direction(point()))
     assert len(calls) == 1  # the other blocks replay the recorded operations
-    assert type(seen[0]) is dual.Dual and dual._TAPES == {}
+    assert type(seen[0]) is dual.Dual and dual_speed._TAPES == {}
 
 
 # --------------------------------------------------------------------------------------------
@@ -260,7 +263,7 @@ def test_sums_of_elementwise_callables_are_the_exact_sums_to_rounding(name, chun
     """np.sum(f(x)) block by block (the last operation's tangent, and a product's value, summed
     by dots over rows of SUMMED_ROW points) against math.fsum of the terms that the whole-array
     path computes elementwise (blocks switched off)."""
-    monkeypatch.setattr(dual, "SUMMED_ROW", SUMMED_ROW)
+    monkeypatch.setattr(dual_speed, "SUMMED_ROW", SUMMED_ROW)
     f = ELEMENTWISE[name]
     x = point()
     v = directions(x) if chunked else direction(x)
@@ -281,11 +284,11 @@ def test_sums_of_elementwise_callables_are_the_exact_sums_to_rounding(name, chun
 def test_summed_products_against_exact_sums(n, partial, lead, monkeypatch) -> None:
     """Σ over the last axis of partial·tangent: rows of SUMMED_ROW points and a tail, for one
     or three directions, against math.fsum of the exactly rounded products."""
-    monkeypatch.setattr(dual, "SUMMED_ROW", SUMMED_ROW)
+    monkeypatch.setattr(dual_speed, "SUMMED_ROW", SUMMED_ROW)
     rng = np.random.default_rng(n)
     tangent = rng.standard_normal((*lead, n))
     p = rng.standard_normal(n) if partial == "array" else -0.375
-    got = dual._summed_products(p, tangent)
+    got = dual_speed._summed_products(p, tangent)
     exact, scale = fsum_rows(p * tangent)
     assert np.shape(got) == lead and np.all(np.abs(got - exact) <= SUM_RTOL * scale)
 
@@ -373,7 +376,7 @@ def test_what_is_not_elementwise_runs_on_the_whole_array(name, replays) -> None:
     x = point()
     expected = whole(f, x, direction(x))
     got = diffx.jvp(f, x, direction(x))
-    assert replays == [] and f in dual._NOT_ELEMENTWISE
+    assert replays == [] and f in dual_speed._NOT_ELEMENTWISE
     for a, b in zip(got, expected):
         assert same_bits(a, b), name
 
@@ -462,6 +465,25 @@ def test_a_jvp_at_a_dual_point_is_not_blocked(replays) -> None:
     value, tangent = diffx.jvp(np.sin, x, direction(point()))
     assert replays == [] and isinstance(value, dual.Dual)
     assert same_bits(tangent.value, np.cos(point()) * direction(point()))
+
+
+# --------------------------------------------------------------------------------------------
+# The faster chain rule (registered for every Dual) gives dual.dual_rule's bits
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("chunked", [False, True], ids=["one-direction", "three-directions"])
+@pytest.mark.parametrize("name", sorted(E.ELEMENTARY))
+def test_the_fast_rule_gives_the_plain_rules_bits(name, chunked) -> None:
+    """Every row on float arrays, with a dual or a constant in each place (broadcast from a
+    number too), and u·u: dual_speed.fast_dual_rule against dual.dual_rule, bit for bit."""
+    row = E.ELEMENTARY[name]
+    u = np.linspace(0.1, 0.9, 7)  # inside every row's domain
+    t = np.stack([np.cos(u), -u, np.ones_like(u)]) if chunked else np.cos(u)
+    x, y = dual.Dual(u, t, tag=7), dual.Dual(u[::-1] + 0.5, t[..., ::-1] * 2, tag=7)
+    cases = [(x,)] if row.arity == 1 else [(x, y), (x, 0.5 + u), (2.0, x), (x, 3.0), (x, x)]
+    for args in cases:
+        fast = dual_speed.fast_dual_rule(row, args, 7)
+        plain = dual.dual_rule(row, args, 7)
+        assert same_bits(fast, plain), (name, args)
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from diffx.engines.dual import Dual, _tags, _tangent
+from diffx.engines.dual import Dual, new_tag, tangent_of
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError
 from diffx.functions import Function
@@ -75,8 +75,8 @@ def derivative(fn: Function, x: float, order: int = 1) -> float:
     def nth(point: Any, k: int) -> Any:
         if k == 1:
             return _scalar_gradient(fn, [point], "derivative")[0]
-        tag = next(_tags)
-        return _tangent(nth(Dual(point, 1.0, tag), k - 1), tag)
+        tag = new_tag()
+        return tangent_of(nth(Dual(point, 1.0, tag), k - 1), tag)
 
     return float(nth(float(x), order))
 
@@ -92,10 +92,10 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
     n = x.size
     H = np.empty((n, n))
     for i in range(n):
-        tag = next(_tags)
+        tag = new_tag()
         point = [Dual(float(x[j]), float(i == j), tag) for j in range(n)]
         gradient = _scalar_gradient(fn, point, "hessian")
-        H[:, i] = [float(_tangent(g, tag)) for g in gradient]
+        H[:, i] = [float(tangent_of(g, tag)) for g in gradient]
     return H
 
 
