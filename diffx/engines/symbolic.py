@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from diffx import elementary as E
 from diffx.errors import LimitError
 from diffx.functions import Function
 
@@ -84,7 +85,8 @@ def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Exp
 def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
     cache = fn.__dict__.setdefault("_symbolic_cache", {})
     if key not in cache:
-        cache[key] = sympy.lambdify(fn.symbols(n), build(), modules="numpy", cse=True)
+        cache[key] = sympy.lambdify(fn.symbols(n), build(), modules=[E.sympy_numpy_names(),
+                                                                     "numpy"], cse=True)
     return cache[key]
 
 
