@@ -539,11 +539,11 @@ arccos = _row("arccos", np.arccos, mpmath.acos, sympy.acos, lambda tf: tf.math.a
 arctan = _row("arctan", np.arctan, mpmath.atan, sympy.atan, lambda tf: tf.math.atan,
               [lambda x, y: 1.0 / (1.0 + x * x)])
 sign = _row("sign", np.sign, mpmath.sign, sympy.sign, lambda tf: tf.math.sign,
-            [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
+            [_zero], domain=Domain(kinks=(0.0,)), analytic=False, sympy_uses_partials=True,
             doc="-1, 0 or 1; derivative 0 away from 0")
 heaviside = _row("heaviside", _np_heaviside, _mp_heaviside, lambda x: sympy.Heaviside(x, 0),
                  _tf_heaviside, [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
-                 doc="step function, 0 for x <= 0 and 1 for x > 0")
+                 sympy_uses_partials=True, doc="step function, 0 for x <= 0 and 1 for x > 0")
 abs = _row("abs", np.abs, mpmath.fabs, sympy.Abs, lambda tf: tf.math.abs,  # noqa: A001
            [lambda x, y: sign(x)], domain=Domain(kinks=(0.0,)), analytic=False,
            ufuncs=(np.fabs,),
@@ -566,6 +566,7 @@ softplus = _row("softplus", _np_softplus, lambda x: mpmath.log1p(mpmath.exp(x)),
                 [lambda x, y: sigmoid(x)], doc="log(1 + exp(x))")
 relu = _row("relu", _np_relu, _mp_relu, _sympy_relu, lambda tf: tf.nn.relu,
             [lambda x, y: heaviside(x)], domain=Domain(kinks=(0.0,)), analytic=False,
+            sympy_uses_partials=True,
             doc="max(x, 0); derivative taken as 0 at the kink (the TensorFlow convention)")
 
 # numpy ufuncs that expressions write with operators (x**2, 1/x, +x, x*pi/180): rows so that
