@@ -455,6 +455,13 @@ def test_domains() -> None:
     assert FUNCTIONS["relu"].domain.kinks == (0.0,)
     assert FUNCTIONS["sin"].domain.differentiable_at(1e300)
     assert str(arcsin.values) == "[-1, 1]" and str(arcsin.derivative) == "(-1, 1)"
+    assert arcsin.edges == (-1.0, 1.0) and log.edges == (0.0,) and abs_.edges == ()
+    # poles: a function whose sign changes exactly there (tan: cos x; 1/x: x)
+    tan, reciprocal = ELEMENTARY["tan"].domain, ELEMENTARY["reciprocal"].domain
+    assert tan.singular and abs_.singular and not log.singular
+    assert tan.sign_change(1.0) == math.cos(1.0) and abs_.sign_change(-3.0) == -3.0
+    assert not reciprocal.defined_at(0.0) and reciprocal.defined_at(1e-300)
+    assert tan.differentiable_at(1.5) and not reciprocal.differentiable_at(0.0)
 
 
 # --------------------------------------------------------------------------------------------
