@@ -229,12 +229,15 @@ def test_partial_rule_in_mpmath_matches_mpmath_diff(name: str, args: tuple, i: i
 def test_partial_rule_runs_on_sympy_symbols() -> None:
     # the same rules build SymPy expressions (what trace views rely on); rules written with
     # float literals (1.0 - x*x) carry SymPy Floats, which nsimplify turns back into 1
-    x = sympy.Symbol("x", real=True)
-    for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "arcsin", "arccos",
-                 "arctan", "sinh", "cosh", "sigmoid", "softplus"):
-        row = FUNCTIONS[name]
-        rule = sympy.nsimplify(row.partials[0](x, row.sympy(x)))
-        assert sympy.simplify(rule - sympy.diff(row.sympy(x), x)) == 0, name
+    x, y = sympy.symbols("x y", real=True)
+    analytic = [row for row in ELEMENTARY.values() if row.analytic and row.name != "power"]
+    assert len(analytic) >= 25
+    for row in analytic:
+        args = (x, y)[:row.arity]
+        for i, partial in enumerate(row.partials):
+            rule = sympy.nsimplify(partial(*args, row.sympy(*args)))
+            truth = sympy.diff(row.sympy(*args), args[i])
+            assert sympy.simplify(rule - truth) == 0, (row.name, i, rule, truth)
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,12 +333,13 @@ def test_import_diffx_does_not_import_heavy_packages() -> None:
 # --------------------------------------------------------------------------------------------
 # Complex numbers (the complex-step method's safety)
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["abs", "relu", "sign", "heaviside"])
+@pytest.mark.parametrize("name", [name for name, row in ELEMENTARY.items() if not row.analytic])
 @pytest.mark.parametrize("z", [1 + 2j, np.complex128(0.5 - 1e-100j),
                                np.array([1.0 + 0j, 2.0 + 1e-20j])])
 def test_non_analytic_rows_refuse_complex(name: str, z) -> None:
     row = FUNCTIONS[name]
-    assert row.analytic is False
+    assert {"abs", "relu", "sign", "heaviside"} <= {n for n, r in ELEMENTARY.items()
+                                                    if not r.analytic}
     with pytest.raises(UnsupportedError, match="complex"):
         row(z)
 
@@ -373,6 +377,23 @@ def test_analytic_rows_give_the_analytic_continuation(name: str, z: complex, tru
         with mpmath.workdps(DPS):
             d = mpmath.diff(row.mpmath, mpmath.mpf(z.real))
             assert abs(got.imag / z.imag - float(d)) <= 4 * EPS * abs(float(d))
+
+
+@pytest.mark.parametrize(("name", "args", "slope"), [
+    # numpy's hypot, logaddexp, deg2rad and rad2deg refuse complex numbers; the rows' numpy
+    # forms take them (the analytic continuation), with Im f(x + ih)/h = ∂f/∂x in closed form
+    ("hypot", (0.3 + 1e-100j, -0.4), 0.3 / 0.5),
+    ("logaddexp", (-30.0 + 1e-100j, 2.0), 1 / (1 + math.exp(32.0))),
+    ("logaddexp", (700.0 + 1e-100j, 699.0), 1 / (1 + math.exp(-1.0))),
+    ("deg2rad", (45.0 + 1e-100j,), math.pi / 180),
+    ("rad2deg", (1.3 + 1e-100j,), 180 / math.pi),
+])
+def test_complex_forms_of_numpy_real_only_ufuncs(name: str, args: tuple, slope: float) -> None:
+    row = ELEMENTARY[name]
+    got = complex(row(*args))
+    real = row(*(a.real if isinstance(a, complex) else a for a in args))
+    assert abs(got.real - real) <= FLOAT_RTOL * abs(real)
+    assert abs(got.imag / 1e-100 - slope) <= 4 * EPS * slope
 
 
 @pytest.mark.parametrize(("a", "b"), [(2.0 + 1.0j, 2.5), (-2.0 + 1e-100j, 2.5), (0.3 - 0.2j, -1.5)])
