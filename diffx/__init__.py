@@ -10,26 +10,7 @@ Nothing heavy is imported here: TensorFlow loads when a tape method first runs, 
 a figure is drawn.
 """
 
-from diffx.elementary import (
-    abs,  # noqa: A004 - diffx.abs dispatches like the other elementary functions
-    arccos,
-    arcsin,
-    arctan,
-    cos,
-    cosh,
-    exp,
-    heaviside,
-    log,
-    relu,
-    sigmoid,
-    sign,
-    sin,
-    sinh,
-    softplus,
-    sqrt,
-    tan,
-    tanh,
-)
+from diffx import elementary
 from diffx.engines import METHODS, Estimate, derivative, gradient, hessian, jacobian
 from diffx.engines.dual import Dual, jvp
 from diffx.errors import (
@@ -46,6 +27,9 @@ from diffx.trace import Trace, trace
 
 __version__ = "0.1.0"
 
+# every function of the elementary table, dispatching on its argument: diffx.sin, diffx.exp, ...
+globals().update(elementary.FUNCTIONS)
+
 pi = 3.141592653589793
 e = 2.718281828459045
 
@@ -61,32 +45,15 @@ __all__ = [
     "ParseError",
     "Trace",
     "UnsupportedError",
-    "abs",
-    "arccos",
-    "arcsin",
-    "arctan",
-    "cos",
-    "cosh",
     "derivative",
     "e",
-    "exp",
     "explore",
     "gradient",
-    "heaviside",
     "hessian",
     "jacobian",
     "jvp",
-    "log",
     "parse",
     "pi",
-    "relu",
-    "sigmoid",
-    "sign",
-    "sin",
-    "sinh",
-    "softplus",
-    "sqrt",
-    "tan",
-    "tanh",
     "trace",
+    *elementary.FUNCTIONS,
 ]

@@ -41,6 +41,7 @@ __all__ = [
     "CONSTANTS",
     "ELEMENTARY",
     "FUNCTIONS",
+    "NUMPY_ONLY",
     "OPERATORS",
     "ROW_OF_UFUNC",
     "Boxed",
@@ -54,6 +55,8 @@ __all__ = [
     "lookup",
     "register_type",
     "row_for_ufunc",
+    "row_of_sympy",
+    "sympy_numpy_names",
     "unbox",
 ]
 
@@ -91,19 +94,46 @@ class Domain:
     """Where a unary operation is defined (``values``) and differentiable (``derivative``).
 
     ``kinks`` are isolated points inside ``values`` where the derivative does not exist
-    (abs and relu at 0). Binary operators carry ``REALS`` here; their restrictions (division
-    by zero, powers of negative numbers) depend on both arguments and are checked where used.
+    (abs and relu at 0). ``poles`` are isolated points where the operation blows up, given as
+    a function of the argument whose sign changes exactly there (tan: cos, which changes sign
+    at pi/2 + k*pi; 1/x: x itself); finite differences keep their stencils on one side of
+    them and measure the distance to them (:mod:`diffx.points`). Binary operators carry
+    ``REALS`` here; their restrictions (division by zero, powers of negative numbers) depend on
+    both arguments and are checked where used.
+
+    >>> Domain(kinks=(0.0,)).sign_change(-2.0), float(Domain(poles=cos).sign_change(0.0))
+    (-2.0, 1.0)
     """
 
     values: Interval = REALS
     derivative: Interval = REALS
     kinks: tuple[float, ...] = ()
+    poles: Callable[[Any], Any] | None = None
 
     def defined_at(self, x: float) -> bool:
-        return x in self.values
+        return x in self.values and (self.poles is None or self.poles(x) != 0)
 
     def differentiable_at(self, x: float) -> bool:
-        return x in self.derivative and x not in self.kinks
+        return self.defined_at(x) and x in self.derivative and x not in self.kinks
+
+    @property
+    def singular(self) -> bool:
+        """Has the operation a kink or a pole (a sign change of :meth:`sign_change`)?"""
+        return bool(self.kinks) or self.poles is not None
+
+    def sign_change(self, x: Any) -> Any:
+        """A function of the argument (floats or arrays) whose sign changes exactly at the
+        kinks and poles: the product of ``x - kink`` and ``poles(x)``."""
+        out = self.poles(x) if self.poles is not None else 1.0
+        for kink in self.kinks:
+            out = out * (x - kink) if kink else out * x
+        return out
+
+    @property
+    def edges(self) -> tuple[float, ...]:
+        """The finite ends of the derivative's domain (log and sqrt: 0; arcsin: -1 and 1)."""
+        return tuple(end for end in (self.derivative.lower, self.derivative.upper)
+                     if math.isfinite(end))
 
 
 # --------------------------------------------------------------------------------------------
@@ -178,6 +208,11 @@ class Elementary:
     rule runs on floats, arrays, duals, nested duals and SymPy symbols. ``out`` is the
     operation's value, which rules may reuse (tanh' = 1 - out²). ``analytic`` is False for
     operations that are not complex-analytic (abs, relu, sign): complex-step refuses them.
+    ``ufuncs`` are numpy ufuncs besides ``numpy`` itself that stand for the row (np.fabs for
+    abs): a value that meets one is routed to the row (:data:`ROW_OF_UFUNC`).
+    ``sympy_uses_partials`` says that SymPy's own derivative of the ``sympy`` form breaks the
+    table's kink convention (SymPy: sign' = 2·δ(x), Heaviside' = δ(x), Max(0, x)' = H(x) with
+    H(0) = 1/2), so the symbolic engine differentiates the row with ``partials`` instead.
     """
 
     name: str
@@ -191,6 +226,8 @@ class Elementary:
     analytic: bool = True
     symbol: str | None = None  # infix spelling of operators: "+", "-", "*", "/", "**"
     doc: str = ""
+    ufuncs: tuple[np.ufunc, ...] = ()
+    sympy_uses_partials: bool = False
 
     def __call__(self, *args: Any) -> Any:
         if len(args) != self.arity:
@@ -288,6 +325,110 @@ def _sympy_relu(x):
     return sympy.Max(0, x)
 
 
+def _with_complex_form(ufunc: np.ufunc, complex_form: Callable) -> Callable:
+    """numpy's ``ufunc`` for real arguments (its accurate value), ``complex_form`` (the
+    analytic continuation) for complex ones, which numpy's hypot, logaddexp, deg2rad and
+    rad2deg refuse and complex-step needs."""
+    def form(*args):
+        if any(np.iscomplexobj(a) for a in args):
+            return complex_form(*args)
+        return ufunc(*args)
+
+    form.__name__ = form.__qualname__ = f"_np_{ufunc.__name__}"
+    return form
+
+
+def _complex_logaddexp(a, b):
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=complex), np.asarray(b, dtype=complex))
+    first = np.real(a) >= np.real(b)  # exp of the smaller minus the larger never overflows
+    high, low = np.where(first, a, b), np.where(first, b, a)
+    out = high + np.log1p(np.exp(low - high))
+    return out[()] if out.ndim == 0 else out
+
+
+_np_hypot = _with_complex_form(np.hypot, lambda a, b: np.sqrt(a * a + b * b))
+_np_logaddexp = _with_complex_form(np.logaddexp, _complex_logaddexp)
+_np_deg2rad = _with_complex_form(np.deg2rad, lambda x: x * (math.pi / 180.0))  # numpy's factor
+_np_rad2deg = _with_complex_form(np.rad2deg, lambda x: x * (180.0 / math.pi))
+
+
+_MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf; numpy has no erf ufunc
+
+
+def _np_erf(x):
+    if np.iscomplexobj(x):
+        raise UnsupportedError(
+            "erf has no accurate complex form here (numpy has none, and mpmath's loses the "
+            "tiny imaginary part complex-step needs), so complex-step differentiation cannot "
+            "pass through it; use method='central' or an automatic method")
+    out = _MATH_ERF(np.asarray(x, dtype=float))
+    return out[()] if out.ndim == 0 else out
+
+
+def _np_reciprocal(x):
+    return np.true_divide(1.0, x)  # np.reciprocal of an int is an int (1/2 -> 0)
+
+
+def _sympy_codegen(name: str) -> Callable:
+    """SymPy's function class ``name`` from sympy.codegen (expm1, log1p, exp2, log2, log10,
+    hypot, logaddexp: SymPy knows their derivatives, evaluates them at any precision and
+    lambdify prints numpy's accurate ufunc), imported at first use, not by ``import diffx``."""
+    def form(*args):
+        from sympy.codegen import cfunctions, numpy_nodes
+
+        return (getattr(cfunctions, name, None) or getattr(numpy_nodes, name))(*args)
+
+    form.__name__ = form.__qualname__ = f"_sympy_{name}"
+    return form
+
+
+def _tf_logaddexp(tf: Any) -> Callable:
+    """log(e^a + e^b): numpy's formula max + log1p(exp(-|a - b|)) for the value, and the
+    derivatives of m + log(e^(a-m) + e^(b-m)) with m = max(a, b) held constant, which are
+    exact (e^(a-m)/Σ) and smooth at a = b, where abs and max have kinks; written as
+    ``stop_gradient(y) + (g - stop_gradient(g))``, so tapes and forward accumulators alike
+    differentiate g, at every order."""
+    def logaddexp(a, b):
+        m = tf.stop_gradient(tf.maximum(a, b))
+        y = m + tf.math.log1p(tf.exp(-tf.abs(a - b)))
+        g = m + tf.math.log(tf.exp(a - m) + tf.exp(b - m))
+        return tf.stop_gradient(y) + (g - tf.stop_gradient(g))
+
+    return logaddexp
+
+
+def _tf_hypot(tf: Any) -> Callable:
+    """sqrt(a² + b²) scaled by m = max(|a|, |b|) (held constant: the derivatives of
+    m·sqrt((a/m)² + (b/m)²) are then a/out and b/out, with no kink at |a| = |b|), so that
+    neither a² nor b² overflows or underflows, as numpy's hypot."""
+    def hypot(a, b):
+        a, b = (tf.convert_to_tensor(v, dtype=_tf_dtype(a, b)) for v in (a, b))
+        m = tf.stop_gradient(tf.maximum(tf.abs(a), tf.abs(b)))
+        m = m + tf.cast(tf.equal(m, 0), m.dtype)  # hypot(0, 0) = 0, not 0/0
+        return m * tf.sqrt((a / m) ** 2 + (b / m) ** 2)
+
+    return hypot
+
+
+def _tf_dtype(*args: Any) -> Any:
+    """The dtype of the first tensor among ``args`` (the others may be Python numbers)."""
+    return next(a.dtype for a in args if hasattr(a, "dtype"))
+
+
+def _like(x: Any, value: float) -> Any:
+    """``value`` as a number of ``x``'s backend (exact in SymPy, an mpmath number in mpmath),
+    so the constants of a rule (log 2 in exp2') are as precise as its argument."""
+    backend = backend_of(x)
+    if backend == "sympy":
+        return sympy.Rational(value)
+    return mpmath.mpf(value) if backend == "mpmath" else value
+
+
+def _pi_like(x: Any) -> Any:
+    """π in ``x``'s backend (SymPy's pi, mpmath's at its working precision, else a float)."""
+    return CONSTANTS["pi"].value_for(backend_of(x))
+
+
 def _zero(*_args):
     return 0.0
 
@@ -364,7 +505,8 @@ divide = _row("divide", np.true_divide, operator.truediv, operator.truediv,
               [lambda a, b, out: 1.0 / b, lambda a, b, out: -out / b], symbol="/", doc="a / b")
 power = _row("power", _np_power, operator.pow, operator.pow, lambda tf: operator.pow,
              [lambda a, b, out: b * a ** (b - 1), lambda a, b, out: out * log(a)],
-             symbol="**", doc="a ** b (a > 0 unless b is an integer)")
+             ufuncs=(np.power, np.float_power), symbol="**",
+             doc="a ** b (a > 0 unless b is an integer)")
 negative = _row("negative", np.negative, operator.neg, operator.neg, lambda tf: operator.neg,
                 [lambda a, out: -1.0], symbol="-", doc="-a")
 
@@ -373,13 +515,30 @@ sin = _row("sin", np.sin, mpmath.sin, sympy.sin, lambda tf: tf.math.sin,
 cos = _row("cos", np.cos, mpmath.cos, sympy.cos, lambda tf: tf.math.cos,
            [lambda x, y: -sin(x)])
 tan = _row("tan", np.tan, mpmath.tan, sympy.tan, lambda tf: tf.math.tan,
-           [lambda x, y: 1.0 + y * y],
+           [lambda x, y: 1.0 + y * y], domain=Domain(poles=lambda x: cos(x)),
            doc="undefined at pi/2 + k*pi")
 exp = _row("exp", np.exp, mpmath.exp, sympy.exp, lambda tf: tf.math.exp,
            [lambda x, y: y])
+expm1 = _row("expm1", np.expm1, mpmath.expm1, _sympy_codegen("expm1"),
+             lambda tf: tf.math.expm1, [lambda x, y: exp(x)],
+             doc="exp(x) - 1, accurate for small |x|")
+exp2 = _row("exp2", np.exp2, lambda x: mpmath.power(2, x), _sympy_codegen("exp2"),
+            lambda tf: lambda x: 2.0 ** x, [lambda x, y: y * log(_like(x, 2.0))], doc="2**x")
 log = _row("log", np.log, mpmath.log, sympy.log, lambda tf: tf.math.log,
            [lambda x, y: 1.0 / x],
            domain=Domain(Interval(0, INF), Interval(0, INF)), doc="natural logarithm")
+log1p = _row("log1p", np.log1p, mpmath.log1p, _sympy_codegen("log1p"),
+             lambda tf: tf.math.log1p, [lambda x, y: 1.0 / (1.0 + x)],
+             domain=Domain(Interval(-1, INF), Interval(-1, INF)),
+             doc="log(1 + x), accurate for small |x|")
+log2 = _row("log2", np.log2, lambda x: mpmath.log(x, 2), _sympy_codegen("log2"),
+            lambda tf: lambda x: tf.math.log(x) / math.log(2.0),
+            [lambda x, y: 1.0 / (x * log(_like(x, 2.0)))],
+            domain=Domain(Interval(0, INF), Interval(0, INF)), doc="base-2 logarithm")
+log10 = _row("log10", np.log10, mpmath.log10, _sympy_codegen("log10"),
+             lambda tf: lambda x: tf.math.log(x) / math.log(10.0),
+             [lambda x, y: 1.0 / (x * log(_like(x, 10.0)))],
+             domain=Domain(Interval(0, INF), Interval(0, INF)), doc="base-10 logarithm")
 sqrt = _row("sqrt", np.sqrt, mpmath.sqrt, sympy.sqrt, lambda tf: tf.math.sqrt,
             [lambda x, y: 0.5 / y],
             domain=Domain(Interval(0, INF, lower_closed=True), Interval(0, INF)))
@@ -398,14 +557,24 @@ arccos = _row("arccos", np.arccos, mpmath.acos, sympy.acos, lambda tf: tf.math.a
 arctan = _row("arctan", np.arctan, mpmath.atan, sympy.atan, lambda tf: tf.math.atan,
               [lambda x, y: 1.0 / (1.0 + x * x)])
 sign = _row("sign", np.sign, mpmath.sign, sympy.sign, lambda tf: tf.math.sign,
-            [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
+            [_zero], domain=Domain(kinks=(0.0,)), analytic=False, sympy_uses_partials=True,
             doc="-1, 0 or 1; derivative 0 away from 0")
 heaviside = _row("heaviside", _np_heaviside, _mp_heaviside, lambda x: sympy.Heaviside(x, 0),
                  _tf_heaviside, [_zero], domain=Domain(kinks=(0.0,)), analytic=False,
-                 doc="step function, 0 for x <= 0 and 1 for x > 0")
+                 sympy_uses_partials=True, doc="step function, 0 for x <= 0 and 1 for x > 0")
 abs = _row("abs", np.abs, mpmath.fabs, sympy.Abs, lambda tf: tf.math.abs,  # noqa: A001
            [lambda x, y: sign(x)], domain=Domain(kinks=(0.0,)), analytic=False,
+           ufuncs=(np.fabs,),
            doc="|x|; derivative taken as sign(x), 0 at the kink (the TensorFlow convention)")
+hypot = _row("hypot", _np_hypot, mpmath.hypot, _sympy_codegen("hypot"),
+             _tf_hypot,
+             [lambda a, b, out: a / out, lambda a, b, out: b / out], ufuncs=(np.hypot,),
+             doc="sqrt(a**2 + b**2) without overflow; not differentiable at (0, 0)")
+logaddexp = _row("logaddexp", _np_logaddexp,
+                 lambda a, b: mpmath.log(mpmath.exp(a) + mpmath.exp(b)),
+                 _sympy_codegen("logaddexp"), _tf_logaddexp,
+                 [lambda a, b, out: sigmoid(a - b), lambda a, b, out: sigmoid(b - a)],
+                 ufuncs=(np.logaddexp,), doc="log(exp(a) + exp(b)) without overflow")
 sigmoid = _row("sigmoid", _np_sigmoid, lambda x: 1 / (1 + mpmath.exp(-x)),
                lambda x: 1 / (1 + sympy.exp(-x)), lambda tf: _tf_with_table_rule(tf, "sigmoid"),
                [lambda x, y: y * sigmoid(-x)],  # not y(1 - y): 1 - y cancels for large x
@@ -413,18 +582,44 @@ sigmoid = _row("sigmoid", _np_sigmoid, lambda x: 1 / (1 + mpmath.exp(-x)),
 softplus = _row("softplus", _np_softplus, lambda x: mpmath.log1p(mpmath.exp(x)),
                 lambda x: sympy.log(1 + sympy.exp(x)), lambda tf: tf.math.softplus,
                 [lambda x, y: sigmoid(x)], doc="log(1 + exp(x))")
+erf = _row("erf", _np_erf, mpmath.erf, sympy.erf, lambda tf: tf.math.erf,
+           [lambda x, y: 2.0 * exp(-x * x) / sqrt(_pi_like(x))],
+           doc="the error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
 relu = _row("relu", _np_relu, _mp_relu, _sympy_relu, lambda tf: tf.nn.relu,
             [lambda x, y: heaviside(x)], domain=Domain(kinks=(0.0,)), analytic=False,
+            sympy_uses_partials=True,
             doc="max(x, 0); derivative taken as 0 at the kink (the TensorFlow convention)")
+
+# numpy ufuncs that expressions write with operators (x**2, 1/x, +x, x*pi/180): rows so that
+# numpy code using them runs under every engine, but not names of the parser
+square = _row("square", np.square, lambda x: x * x, lambda x: x**2, lambda tf: tf.math.square,
+              [lambda x, y: 2.0 * x], doc="x**2")
+reciprocal = _row("reciprocal", _np_reciprocal, lambda x: 1 / x, lambda x: 1 / x,
+                  lambda tf: tf.math.reciprocal, [lambda x, y: -(y * y)],
+                  domain=Domain(poles=lambda x: x), ufuncs=(np.reciprocal,), doc="1/x")
+positive = _row("positive", np.positive, lambda x: +x, lambda x: +x, lambda tf: tf.identity,
+                [_one], doc="+x")
+deg2rad = _row("deg2rad", _np_deg2rad, lambda x: x * mpmath.pi / 180,
+               lambda x: x * sympy.pi / 180, lambda tf: lambda x: x * (math.pi / 180.0),
+               [lambda x, y: _pi_like(x) / 180.0], ufuncs=(np.deg2rad, np.radians),
+               doc="x*pi/180")
+rad2deg = _row("rad2deg", _np_rad2deg, lambda x: x * 180 / mpmath.pi,
+               lambda x: x * 180 / sympy.pi, lambda tf: lambda x: x * (180.0 / math.pi),
+               [lambda x, y: 180.0 / _pi_like(x)], ufuncs=(np.rad2deg, np.degrees),
+               doc="x*180/pi")
 
 OPERATORS: dict[str, Elementary] = {r.name: r for r in (add, subtract, multiply, divide, power,
                                                         negative)}
+# the functions expressions may call by name (the parser's whitelist) and diffx exports
 FUNCTIONS: dict[str, Elementary] = {
     r.name: r
     for r in (sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arcsin, arccos, arctan, abs,
-              sigmoid, softplus, relu, sign, heaviside)
+              sigmoid, softplus, relu, sign, heaviside, expm1, log1p, exp2, log2, log10, hypot,
+              logaddexp, erf)
 }
-ELEMENTARY: dict[str, Elementary] = {**OPERATORS, **FUNCTIONS}
+NUMPY_ONLY: dict[str, Elementary] = {r.name: r for r in (square, reciprocal, positive, deg2rad,
+                                                         rad2deg)}
+ELEMENTARY: dict[str, Elementary] = {**OPERATORS, **FUNCTIONS, **NUMPY_ONLY}
 
 CONSTANTS: dict[str, Constant] = {
     "pi": Constant("pi", math.pi, lambda: +mpmath.pi, sympy.pi),
@@ -449,9 +644,53 @@ def lookup(name: str) -> Elementary:
 # The numpy ufunc of each row, so values that meet numpy (np.sin(d) on a Dual, a trace node or a
 # Boxed value) are routed to the row and its derivative rule.
 ROW_OF_UFUNC: dict[np.ufunc, Elementary] = {
-    row.numpy: row for row in ELEMENTARY.values() if isinstance(row.numpy, np.ufunc)}
-ROW_OF_UFUNC[np.power] = power
-ROW_OF_UFUNC[np.float_power] = power
+    ufunc: row for row in ELEMENTARY.values()
+    for ufunc in ((row.numpy,) if isinstance(row.numpy, np.ufunc) else ()) + row.ufuncs}
+
+
+@functools.cache
+def _sympy_heads() -> dict[type, list[tuple[Elementary, Any, tuple]]]:
+    """For each SymPy class that a function's ``sympy`` form is an application of (sin, Abs,
+    Max for relu, Pow for sqrt), the rows in table order with that form on Wild symbols.
+    Compositions whose arguments sit deeper (sigmoid, softplus) have none: SymPy's tree shows
+    their parts."""
+    heads: dict[type, list[tuple[Elementary, Any, tuple]]] = {}
+    for row in FUNCTIONS.values():
+        wilds = tuple(sympy.Wild(f"a{i}") for i in range(row.arity))
+        pattern = row.sympy(*wilds)
+        if all(w in pattern.args for w in wilds):
+            heads.setdefault(pattern.func, []).append((row, pattern, wilds))
+    return heads
+
+
+def row_of_sympy(expr: sympy.Basic) -> tuple[Elementary, tuple] | None:
+    """The function of the table whose ``sympy`` form ``expr`` is, with its arguments; None
+    when there is none. SymPy's Heaviside(u, h) is heaviside(u) whatever its value h at 0.
+
+    >>> x = sympy.Symbol("x")
+    >>> row_of_sympy(sympy.Max(0, x)), row_of_sympy(sympy.sqrt(x)), row_of_sympy(x**3)
+    ((<diffx elementary relu>, (x,)), (<diffx elementary sqrt>, (x,)), None)
+    """
+    candidates = _sympy_heads().get(expr.func, ())
+    for row, pattern, wilds in candidates:
+        constants = [a for a in pattern.args if a not in wilds]
+        args = tuple(a for a in expr.args if a not in constants)
+        if len(args) == row.arity and row.sympy(*args) == expr:
+            return row, args
+    for row, pattern, wilds in candidates:  # a SymPy function with other parameters
+        if issubclass(pattern.func, sympy.Function) and pattern.args[:row.arity] == wilds:
+            return row, expr.args[:row.arity]
+    return None
+
+
+@functools.cache
+def sympy_numpy_names() -> dict[str, Callable]:
+    """The numpy form of each function whose SymPy form is one SymPy function of its arguments,
+    by that function's name: lambdify's namespace, so that a SymPy function numpy lacks runs
+    the table's numpy form."""
+    return {pattern.func.__name__: row.numpy
+            for rows in _sympy_heads().values() for row, pattern, wilds in rows
+            if pattern.args == wilds}
 
 
 def row_for_ufunc(ufunc: np.ufunc, method: str, kwargs: dict) -> Elementary | None:

@@ -47,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from diffx import elementary as E
 from diffx.compare import (
     EPS,
     ERROR_FLOOR,
@@ -982,8 +983,8 @@ _CSS = """
 .diffx-trace caption { text-align: left; }
 """
 
-_HELP = ("Type a function of x (or x, y, …) and press Enter: + − * / ** and sin cos tan exp "
-         "log sqrt tanh sinh cosh arcsin arccos arctan abs sigmoid softplus relu, pi, e. "
+_HELP = ("Type a function of x (or x, y, …) and press Enter: + − * / ** and "
+         f"{' '.join(E.FUNCTIONS)}, {', '.join(E.CONSTANTS)}. "  # the parser's names
          "Point: a number, or comma-separated numbers for several variables.")
 
 

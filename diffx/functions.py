@@ -378,13 +378,6 @@ def _to_sympy(node: Node, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
 # --------------------------------------------------------------------------------------------
 # SymPy expressions → nodes (so a SymPy input also runs on duals, tensors and mpmath)
 # --------------------------------------------------------------------------------------------
-_SYMPY_FUNCTIONS = {
-    sympy.sin: E.sin, sympy.cos: E.cos, sympy.tan: E.tan, sympy.exp: E.exp, sympy.log: E.log,
-    sympy.tanh: E.tanh, sympy.sinh: E.sinh, sympy.cosh: E.cosh, sympy.asin: E.arcsin,
-    sympy.acos: E.arccos, sympy.atan: E.arctan, sympy.Abs: E.abs, sympy.sign: E.sign,
-}
-
-
 def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
     if isinstance(expr, sympy.Symbol):
         return Variable(expr.name, order[expr])
@@ -399,6 +392,10 @@ def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
             return Apply(E.divide, (Number(str(expr.p), float(expr.p)),
                                     Number(str(expr.q), float(expr.q))))
         return Number(str(expr), float(expr))
+    function = E.row_of_sympy(expr)
+    if function is not None:
+        row, arguments = function
+        return Apply(row, tuple(_from_sympy(a, order) for a in arguments))
     args = [_from_sympy(a, order) for a in expr.args]
     if isinstance(expr, (sympy.Add, sympy.Mul)):
         op = E.add if isinstance(expr, sympy.Add) else E.multiply
@@ -407,21 +404,10 @@ def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
             node = Apply(op, (node, arg))
         return node
     if isinstance(expr, sympy.Pow):
-        base, exponent = args
-        if expr.exp == sympy.S.Half:
-            return Apply(E.sqrt, (base,))
-        return Apply(E.power, (base, exponent))
-    if isinstance(expr, sympy.Max) and len(args) == 2 and sympy.S.Zero in expr.args:
-        other = args[1] if expr.args[0] == 0 else args[0]
-        return Apply(E.relu, (other,))
-    if isinstance(expr, sympy.Heaviside):
-        return Apply(E.heaviside, (args[0],))
-    row = _SYMPY_FUNCTIONS.get(expr.func)
-    if row is None:
-        raise UnsupportedError(
-            f"SymPy function {expr.func.__name__} is not in diffx's elementary table "
-            f"({', '.join(E.FUNCTIONS)})")
-    return Apply(row, tuple(args))
+        return Apply(E.power, tuple(args))
+    raise UnsupportedError(
+        f"SymPy function {expr.func.__name__} is not in diffx's elementary table "
+        f"({', '.join(E.FUNCTIONS)})")
 
 
 # --------------------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ on a domain edge           NaN, with one DomainWarning: an operation's argument 
                            the operation is defined but not differentiable (sqrt or x**0.5
                            at 0, arcsin/arccos at ±1)
 on a kink                  its usual value, with one NonDifferentiableWarning: an argument
-                           of abs, relu, sign or heaviside is exactly 0. Exact engines use
+                           sits on a kink of its row's Domain (abs, relu, sign or heaviside
+                           at 0). Exact engines use
                            the table's convention (abs'(0) = sign(0) = 0, relu'(0) = 0:
                            TensorFlow's, PyTorch's and JAX's); finite differences return
                            their quotient; the function may still be differentiable
@@ -237,11 +238,13 @@ def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[s
 
 
 # Where an operation has a kink or a pole, as a sign change of one argument (after a transform):
-# the kink rows at 0 (abs, relu, sign, heaviside), a denominator, the base of a power whose
-# exponent is not a constant non-negative integer (x**-1, x**0.5), and cos of tan's argument.
+# each unary row's Domain.sign_change (kinks: abs at 0; poles: cos of tan's argument), and the
+# operators' own: a denominator, the base of a power whose exponent is not a constant
+# non-negative integer (x**-1, x**0.5).
 _SINGULAR: dict[E.Elementary, tuple[int, Callable | None]] = {
-    **{row: (0, None) for row in E.ELEMENTARY.values() if row.domain.kinks},
-    E.divide: (1, None), E.power: (0, None), E.tan: (0, np.cos)}
+    **{row: (0, row.domain.sign_change) for row in E.ELEMENTARY.values()
+       if row.arity == 1 and row.domain.singular},
+    E.divide: (1, None), E.power: (0, None)}
 
 
 def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
@@ -304,11 +307,8 @@ def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]
 # ±1): a length scale for finite differences, though no sign change to keep a stencil clear of
 # (outside the domain f is NaN, and the domain fallback shrinks the step).
 _EDGES: dict[E.Elementary, tuple[float, ...]] = {
-    row: tuple(end for end in (row.domain.derivative.lower, row.domain.derivative.upper)
-               if math.isfinite(end))
-    for row in E.ELEMENTARY.values()
-    if row.arity == 1 and not row.domain.kinks and any(
-        math.isfinite(end) for end in (row.domain.derivative.lower, row.domain.derivative.upper))}
+    row: row.domain.edges for row in E.ELEMENTARY.values()
+    if row.arity == 1 and not row.domain.kinks and row.domain.edges}
 DISTANCE_PROBE = 1e-7  # the relative step of the slope estimate in singular_distance
 
 

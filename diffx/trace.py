@@ -113,14 +113,14 @@ class Node(E.TableArithmetic):
 
 
 def _method(row: E.Elementary):
-    return lambda self: row(self)
+    return lambda self, *others: row(self, *others)
 
 
 # numpy applies a ufunc to an object array (an array of nodes) by calling the element's method
 # of the ufunc's name: np.sin(array_of_nodes) calls node.sin() for each element
-for _row in E.FUNCTIONS.values():
-    if isinstance(_row.numpy, np.ufunc) and _row.arity == 1:
-        setattr(Node, _row.numpy.__name__, _method(_row))
+for _ufunc, _row in E.ROW_OF_UFUNC.items():
+    if not hasattr(Node, _ufunc.__name__):
+        setattr(Node, _ufunc.__name__, _method(_row))
 
 
 def primal(x: Any) -> Any:

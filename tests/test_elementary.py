@@ -35,12 +35,13 @@ import mpmath
 import numpy as np
 import pytest
 import sympy
+import sympy.codegen.cfunctions
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import diffx
 from diffx import elementary as E
-from diffx.elementary import CONSTANTS, ELEMENTARY, FUNCTIONS, OPERATORS
+from diffx.elementary import CONSTANTS, ELEMENTARY, FUNCTIONS, NUMPY_ONLY, OPERATORS
 from diffx.engines.dual import Dual
 from diffx.errors import UnsupportedError
 
@@ -73,6 +74,17 @@ UNARY_POINTS: dict[str, list[float]] = {
     "relu": [-2.0, -0.1, 0.3, 5.0],
     "sign": [-2.0, -0.1, 0.3, 5.0],
     "heaviside": [-2.0, -0.1, 0.3, 5.0],
+    "expm1": [-20.0, -1e-8, 3e-5, 0.4, 5.0],
+    "exp2": [-30.0, -1.5, 0.3, 2.5, 40.0],
+    "log1p": [-0.9, -1e-6, 2e-9, 0.7, 1e4],
+    "log2": [1e-3, 0.5, 1.5, 7.0, 1e5],
+    "log10": [1e-3, 0.5, 1.5, 7.0, 1e5],
+    "square": [-3.5, -0.2, 0.7, 12.0],
+    "reciprocal": [-3.5, -0.2, 0.7, 12.0],
+    "positive": [-3.5, 0.7, 12.0],
+    "deg2rad": [-200.0, 0.7, 45.0, 1e3],
+    "rad2deg": [-4.0, 0.7, 1.3, 1e3],
+    "erf": [-3.0, -0.5, 1e-5, 0.8, 2.5, 5.0],
 }
 # Binary operators; power only with a positive base (its second partial is out·log(a)).
 BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
@@ -81,6 +93,8 @@ BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
     "multiply": [(1.7, -0.6), (0.3, 2.5)],
     "divide": [(1.7, -0.6), (0.3, 2.5), (-4.0, 0.7)],
     "power": [(1.7, -0.6), (0.3, 2.5), (2.0, 3.0), (0.9, 0.5)],
+    "hypot": [(1.7, -0.6), (0.3, 2.5), (-4.0, 1e-3), (3e-5, -4e-5)],
+    "logaddexp": [(1.7, -0.6), (0.3, 2.5), (-30.0, 2.0), (700.0, 699.0)],
 }
 CASES = [(name, (x,)) for name, xs in UNARY_POINTS.items() for x in xs] + [
     (name, ab) for name, pairs in BINARY_POINTS.items() for ab in pairs]
@@ -114,7 +128,7 @@ def test_table_has_the_promised_names() -> None:
             "arccos", "arctan", "abs", "sigmoid", "softplus", "relu"} <= set(FUNCTIONS)
     assert {"add", "subtract", "multiply", "divide", "power", "negative"} <= set(OPERATORS)
     assert {"pi", "e"} <= set(CONSTANTS)
-    assert set(ELEMENTARY) == set(FUNCTIONS) | set(OPERATORS)
+    assert set(ELEMENTARY) == set(FUNCTIONS) | set(OPERATORS) | set(NUMPY_ONLY)
 
 
 def test_every_row_is_covered_by_these_tests() -> None:
@@ -216,12 +230,15 @@ def test_partial_rule_in_mpmath_matches_mpmath_diff(name: str, args: tuple, i: i
 def test_partial_rule_runs_on_sympy_symbols() -> None:
     # the same rules build SymPy expressions (what trace views rely on); rules written with
     # float literals (1.0 - x*x) carry SymPy Floats, which nsimplify turns back into 1
-    x = sympy.Symbol("x", real=True)
-    for name in ("sin", "cos", "tan", "exp", "log", "sqrt", "tanh", "arcsin", "arccos",
-                 "arctan", "sinh", "cosh", "sigmoid", "softplus"):
-        row = FUNCTIONS[name]
-        rule = sympy.nsimplify(row.partials[0](x, row.sympy(x)))
-        assert sympy.simplify(rule - sympy.diff(row.sympy(x), x)) == 0, name
+    x, y = sympy.symbols("x y", real=True)
+    analytic = [row for row in ELEMENTARY.values() if row.analytic and row.name != "power"]
+    assert len(analytic) >= 25
+    for row in analytic:
+        args = (x, y)[:row.arity]
+        for i, partial in enumerate(row.partials):
+            rule = sympy.nsimplify(partial(*args, row.sympy(*args)))
+            truth = sympy.diff(row.sympy(*args), args[i])
+            assert sympy.simplify(rule - truth) == 0, (row.name, i, rule, truth)
 
 
 # --------------------------------------------------------------------------------------------
@@ -317,14 +334,29 @@ def test_import_diffx_does_not_import_heavy_packages() -> None:
 # --------------------------------------------------------------------------------------------
 # Complex numbers (the complex-step method's safety)
 # --------------------------------------------------------------------------------------------
-@pytest.mark.parametrize("name", ["abs", "relu", "sign", "heaviside"])
+@pytest.mark.parametrize("name", [name for name, row in ELEMENTARY.items() if not row.analytic])
 @pytest.mark.parametrize("z", [1 + 2j, np.complex128(0.5 - 1e-100j),
                                np.array([1.0 + 0j, 2.0 + 1e-20j])])
 def test_non_analytic_rows_refuse_complex(name: str, z) -> None:
     row = FUNCTIONS[name]
-    assert row.analytic is False
+    assert {"abs", "relu", "sign", "heaviside"} <= {n for n, r in ELEMENTARY.items()
+                                                    if not r.analytic}
     with pytest.raises(UnsupportedError, match="complex"):
         row(z)
+
+
+def test_erf_takes_arrays_and_refuses_complex_step_clearly() -> None:
+    xs = np.array([[-1.0, 0.0], [0.5, 30.0]])
+    got = diffx.erf(xs)
+    assert got.shape == (2, 2) and got.dtype == np.float64
+    assert [float(v) for v in got.ravel()] == [math.erf(v) for v in xs.ravel()]
+    assert isinstance(diffx.erf(0.5), float | np.floating)
+    with pytest.raises(UnsupportedError, match="complex-step"):
+        diffx.derivative("erf(x)", 0.5, method="complex-step")
+    # d/dx erf(x) = 2/sqrt(pi)·exp(-x²), at 50 digits
+    with mpmath.workdps(DPS):
+        truth = 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-mpmath.mpf(0.5) ** 2)
+    assert _rel(diffx.derivative("erf(x)", 0.5, method="dual"), truth) <= DUAL_RTOL
 
 
 def test_complex_step_through_abs_is_refused() -> None:
@@ -360,6 +392,23 @@ def test_analytic_rows_give_the_analytic_continuation(name: str, z: complex, tru
         with mpmath.workdps(DPS):
             d = mpmath.diff(row.mpmath, mpmath.mpf(z.real))
             assert abs(got.imag / z.imag - float(d)) <= 4 * EPS * abs(float(d))
+
+
+@pytest.mark.parametrize(("name", "args", "slope"), [
+    # numpy's hypot, logaddexp, deg2rad and rad2deg refuse complex numbers; the rows' numpy
+    # forms take them (the analytic continuation), with Im f(x + ih)/h = ∂f/∂x in closed form
+    ("hypot", (0.3 + 1e-100j, -0.4), 0.3 / 0.5),
+    ("logaddexp", (-30.0 + 1e-100j, 2.0), 1 / (1 + math.exp(32.0))),
+    ("logaddexp", (700.0 + 1e-100j, 699.0), 1 / (1 + math.exp(-1.0))),
+    ("deg2rad", (45.0 + 1e-100j,), math.pi / 180),
+    ("rad2deg", (1.3 + 1e-100j,), 180 / math.pi),
+])
+def test_complex_forms_of_numpy_real_only_ufuncs(name: str, args: tuple, slope: float) -> None:
+    row = ELEMENTARY[name]
+    got = complex(row(*args))
+    real = row(*(a.real if isinstance(a, complex) else a for a in args))
+    assert abs(got.real - real) <= FLOAT_RTOL * abs(real)
+    assert abs(got.imag / 1e-100 - slope) <= 4 * EPS * slope
 
 
 @pytest.mark.parametrize(("a", "b"), [(2.0 + 1.0j, 2.5), (-2.0 + 1e-100j, 2.5), (0.3 - 0.2j, -1.5)])
@@ -415,6 +464,16 @@ def test_softplus_is_stable_for_huge_arguments() -> None:
     assert _quiet(diffx.softplus, -800.0) == 0.0
 
 
+@pytest.mark.parametrize("scale", [1e-200, 1e200])
+def test_hypot_neither_underflows_nor_overflows(scale: float) -> None:
+    import tensorflow as tf
+
+    truth = 5 * scale  # hypot(3s, 4s) = 5s exactly; a² + b² under- or overflows
+    for got in (_quiet(diffx.hypot, 3 * scale, 4 * scale),
+                float(diffx.hypot(tf.constant(3 * scale, tf.float64), 4 * scale).numpy())):
+        assert abs(got - truth) <= FLOAT_RTOL * truth
+
+
 # --------------------------------------------------------------------------------------------
 # Domains
 # --------------------------------------------------------------------------------------------
@@ -432,6 +491,13 @@ def test_domains() -> None:
     assert FUNCTIONS["relu"].domain.kinks == (0.0,)
     assert FUNCTIONS["sin"].domain.differentiable_at(1e300)
     assert str(arcsin.values) == "[-1, 1]" and str(arcsin.derivative) == "(-1, 1)"
+    assert arcsin.edges == (-1.0, 1.0) and log.edges == (0.0,) and abs_.edges == ()
+    # poles: a function whose sign changes exactly there (tan: cos x; 1/x: x)
+    tan, reciprocal = ELEMENTARY["tan"].domain, ELEMENTARY["reciprocal"].domain
+    assert tan.singular and abs_.singular and not log.singular
+    assert tan.sign_change(1.0) == math.cos(1.0) and abs_.sign_change(-3.0) == -3.0
+    assert not reciprocal.defined_at(0.0) and reciprocal.defined_at(1e-300)
+    assert tan.differentiable_at(1.5) and not reciprocal.differentiable_at(0.0)
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,12 +511,16 @@ SMOOTH_RANGES: dict[str, tuple[float, float]] = {
     "log": (1e-3, 1e3), "sqrt": (1e-3, 1e3), "tanh": (-20.0, 20.0), "sinh": (-20.0, 20.0),
     "cosh": (-20.0, 20.0), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9),
     "arctan": (-100.0, 100.0), "sigmoid": (-30.0, 30.0), "softplus": (-30.0, 30.0),
+    "expm1": (-30.0, 30.0), "exp2": (-50.0, 50.0), "log1p": (-0.9, 1e3), "log2": (1e-3, 1e3),
+    "log10": (1e-3, 1e3), "erf": (-6.0, 6.0),
 }
 DUAL_RTOL = 1e-13  # ≈ 450·EPS (the brief's bound): a rule is a few roundings, measured ≤ 1e-15
 
 
 def test_smooth_ranges_cover_every_analytic_function() -> None:
-    assert set(SMOOTH_RANGES) == {n for n, row in FUNCTIONS.items() if row.analytic}
+    # binary functions (hypot, logaddexp) are checked by test_every_engine_differentiates_every_row
+    assert set(SMOOTH_RANGES) == {n for n, row in FUNCTIONS.items()
+                                  if row.analytic and row.arity == 1}
 
 
 @pytest.mark.parametrize("name", sorted(SMOOTH_RANGES))
@@ -464,6 +534,148 @@ def test_dual_derivative_matches_mpmath_diff(name: str, data) -> None:
     with mpmath.workdps(DPS):
         truth = mpmath.diff(row.mpmath, mpmath.mpf(x))
     assert _rel(got, truth) <= DUAL_RTOL
+
+
+# --------------------------------------------------------------------------------------------
+# Every engine on every row, written three ways, against mpmath.diff at 50 digits: adding a row
+# (with its test points above) adds these tests. Each row is called at one point (the middle of
+# its UNARY_POINTS, the first of its BINARY_POINTS) as
+#   "numpy":  a callable applying the numpy ufunc that stands for the row (np.expm1(x)),
+#   "table":  a callable applying the row itself (diffx.expm1(x)),
+#   "string": the parsed text "expm1(x)" (rows the parser names).
+# Exact engines must be within EXACT_RTOL of the truth (exactly 0 where it is 0), also for the
+# second derivative. Finite differences must be within NUMERIC_RTOL · max(|f'|, |f|, 1): their
+# textbook errors (forward: h·|f''|/2 + 2ε|f|/h with h = √ε·s; central: h²·|f'''|/6 + ε|f|/h with
+# h = ∛ε·s) are about 1e-8 and 1e-11 of that scale at these moderate points, so the bounds
+# leave a factor of ~100 for larger derivatives while still failing at a wrong rule or step.
+# Complex-step refuses non-analytic rows; on a numpy callable whose ufunc takes no complex
+# numbers (np.hypot) it must refuse too, never return a wrong number.
+# --------------------------------------------------------------------------------------------
+EXACT_METHODS = ("symbolic", "dual", "reverse", "tape", "tape-forward")
+EXACT_RTOL = 1e-13
+NUMERIC_RTOL = {"forward": 1e-6, "backward": 1e-6, "central": 1e-9, "richardson": 1e-11,
+                "complex-step": 1e-13}
+UFUNC_OF_ROW = {row.name: ufunc for ufunc, row in reversed(E.ROW_OF_UFUNC.items())}
+FUNCTION_ROWS = sorted(set(FUNCTIONS) | set(NUMPY_ONLY))
+
+
+def test_engine_lists_cover_every_method() -> None:
+    assert set(EXACT_METHODS) | set(NUMERIC_RTOL) == set(diffx.METHODS)
+
+
+def _engine_point(name: str) -> tuple[float, ...]:
+    if name in UNARY_POINTS:
+        xs = UNARY_POINTS[name]
+        return (xs[len(xs) // 2],)
+    return BINARY_POINTS[name][0]
+
+
+def _form(name: str, written: str):
+    row = ELEMENTARY[name]
+    if written == "string":
+        return f"{name}(x)" if row.arity == 1 else f"{name}(x, y)"
+    apply = UFUNC_OF_ROW[name] if written == "numpy" else row
+    return (lambda x: apply(x)) if row.arity == 1 else (lambda v: apply(v[0], v[1]))
+
+
+def _engine_cases(order: int):
+    for name in FUNCTION_ROWS:
+        if order == 2 and ELEMENTARY[name].arity == 2:
+            continue
+        for written in ("numpy", "table", "string"):
+            if (written == "numpy" and name not in UFUNC_OF_ROW) or (
+                    written == "string" and name not in FUNCTIONS):
+                continue
+            for method in EXACT_METHODS if order == 2 else diffx.METHODS:
+                yield pytest.param(name, written, method, id=f"{name}-{written}-{method}")
+
+
+def _truth(name: str, point: tuple[float, ...], order: int) -> list:
+    """∂ᵏf/∂xᵢᵏ for each argument i, by mpmath.diff at 50 digits (the row's mpmath form)."""
+    row = ELEMENTARY[name]
+    with mpmath.workdps(DPS):
+        args = [mpmath.mpf(a) for a in point]
+        if row.arity == 1:
+            return [mpmath.diff(row.mpmath, args[0], order)]
+        return [mpmath.diff(row.mpmath, args, tuple(order * int(j == i) for j in range(2)))
+                for i in range(2)]
+
+
+def _refuses_complex(form, error: type[Exception]) -> bool:
+    """Does ``form`` (a numpy ufunc, or a row's numpy form) raise ``error`` on complex input?"""
+    n = form.arity if isinstance(form, E.Elementary) else form.nin
+    try:
+        form(0.5 + 1e-20j, *[0.5] * (n - 1))
+    except error:
+        return True
+    return False
+
+
+@pytest.mark.parametrize(("name", "written", "method"), list(_engine_cases(1)))
+def test_every_engine_differentiates_every_row(name: str, written: str, method: str) -> None:
+    row, point = ELEMENTARY[name], _engine_point(name)
+    f = _form(name, written)
+    differentiate = (lambda: [diffx.derivative(f, point[0], method)]) if row.arity == 1 else (
+        lambda: list(diffx.gradient(f, list(point), method)))
+    if method == "complex-step":
+        if written == "numpy" and not row.analytic:
+            pytest.skip("numpy's own complex abs/sign is not differentiable; diffx cannot see "
+                        "inside a plain numpy call (the table's row refuses instead)")
+        # a row without an accurate complex form refuses (UnsupportedError) like a
+        # non-analytic one; so does a numpy ufunc that takes no complex numbers (TypeError)
+        if not row.analytic or _refuses_complex(row, UnsupportedError) or (
+                written == "numpy" and _refuses_complex(UFUNC_OF_ROW[name], TypeError)):
+            with pytest.raises(UnsupportedError, match="complex"):
+                differentiate()
+            return
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", diffx.errors.DomainWarning)
+        got = differentiate()
+    truth = _truth(name, point, 1)
+    if method in EXACT_METHODS:
+        for g, t in zip(got, truth):
+            assert _rel(g, t) <= EXACT_RTOL, (g, t)
+        return
+    with mpmath.workdps(DPS):
+        scale = max([abs(t) for t in truth] + [abs(_mp_value(name, point)), 1])
+        error = max(abs(mpmath.mpf(g) - t) for g, t in zip(got, truth)) / scale
+    assert error <= NUMERIC_RTOL[method], (got, truth)
+
+
+@pytest.mark.parametrize(("name", "written", "method"), list(_engine_cases(2)))
+def test_every_exact_engine_gives_every_rows_second_derivative(name: str, written: str,
+                                                               method: str) -> None:
+    got = diffx.derivative(_form(name, written), _engine_point(name)[0], method, order=2)
+    (truth,) = _truth(name, _engine_point(name), 2)
+    (slope,) = _truth(name, _engine_point(name), 1)
+    if abs(truth) <= 1e-40 * max(abs(slope), 1):  # linear (deg2rad): mpmath.diff's noise
+        assert abs(got) <= EXACT_RTOL * max(abs(slope), 1), got
+        return
+    assert _rel(got, truth) <= EXACT_RTOL, (got, truth)
+
+
+def test_numpy_ufuncs_keep_their_own_values_under_dual_numbers() -> None:
+    # the row's value is numpy's accurate ufunc itself, bitwise: expm1(1e-10) is not exp - 1
+    for ufunc, row in E.ROW_OF_UFUNC.items():
+        args = _engine_point(row.name) if row.name in UNARY_POINTS or row.name in \
+            BINARY_POINTS else (0.7,) * row.arity
+        duals = [Dual(a, 1.0) for a in args]
+        assert ufunc(*duals).value == ufunc(*args), ufunc.__name__
+    assert np.expm1(Dual(1e-10, 1.0)).value == np.expm1(1e-10) != np.exp(1e-10) - 1
+
+
+def test_new_functions_are_parsed_printed_and_traced() -> None:
+    x, y = sympy.symbols("x y", real=True)
+    assert str(diffx.parse("expm1(x) + log1p(y)").sympy_form(2)[0]) == "expm1(x) + log1p(y)"
+    f = diffx.parse("hypot(x, y) * logaddexp(x, y)")
+    assert [row["op"] for row in diffx.trace(f, [0.3, 0.4]).rows[2:]] == [
+        "hypot", "logaddexp", "multiply"]
+    # a SymPy expression of these functions becomes rows of the table
+    g = diffx.functions.as_function(sympy.codegen.cfunctions.log2(x) * sympy.sin(y))
+    assert sorted(node.op.name for node in g.tree[0].args) == ["log2", "sin"]
+    # a numpy callable traced with SymPy symbols prints the functions by name
+    h = diffx.functions.as_function(lambda v: np.log10(v[0]) + np.exp2(v[1]))
+    assert str(h.sympy_form(2)[0]) == "exp2(x1) + log10(x0)"
 
 
 # --------------------------------------------------------------------------------------------

@@ -314,6 +314,8 @@ def test_a_callable_that_cannot_be_recorded_has_nothing_to_report() -> None:
     ("abs(x - 1)*sin(x)", [3.0], [1.0], 2.0),           # kink at 1
     ("1/(1 + 25*x**2)", [0.2], [1.0], 2 / 10),          # Newton step |a/a′| = 2 / (50·0.2)
     ("tan(x)", [1.565], [1.0], 1 / math.tan(1.565)),    # |cos x / (cos x)′| = cot x
+    ("log1p(x)", [-0.999], [1.0], 1e-3),                # the table's new rows: edge at -1
+    ("log10(x) + log2(y)", [3.0, 2e-4], [1.0, 1.0], 2e-4),
     ("sqrt(x) + y", [4.0, 1.0], [0.0, 1.0], None),      # along y, x's edge never comes nearer
     ("sqrt(x*y)", [1e-3, 2.0], [1.0, 1.0], 1e-3 * 2.0 / (2.0 + 1e-3)),  # xy/(x+y) along (1,1)
 ])
@@ -332,3 +334,11 @@ def test_singular_distance_needs_a_parsed_function_with_a_singularity() -> None:
     assert singular_distance(parse("sin(x)*exp(x)"), np.array([1.0]), np.array([1.0])) is None
     assert singular_distance(as_function(np.sqrt), np.array([1e-6]), np.array([1.0])) is None
     assert singular_distance(parse("abs(x)"), np.array([0.0]), np.array([1.0])) is None  # on it
+
+
+def test_poles_and_kinks_come_from_the_rows_domains() -> None:
+    """A row's Domain(poles=...) makes a callable's singular arguments: np.reciprocal's pole at
+    0 is reported as the argument itself, tan's as cos of its argument (closed forms)."""
+    found = singular_arguments(as_function(lambda x: np.reciprocal(x - 2.0) + np.tan(x)),
+                               np.array([0.5]))
+    assert list(found) == [0.5 - 2.0, math.cos(0.5)]

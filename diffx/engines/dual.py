@@ -167,8 +167,7 @@ class Dual(E.TableArithmetic):
             raise UnsupportedError(
                 f"numpy.{func.__name__} has no rule for dual numbers; supported numpy functions: "
                 f"{', '.join(sorted(f.__name__ for f in ARRAY_RULES if f is not np.matmul))}; "
-                f"ufuncs: those of diffx's elementary table, "
-                f"{', '.join(u.__name__ for u in COMPOSED)}, maximum, minimum, matmul and "
+                f"ufuncs: those of diffx's elementary table, maximum, minimum, matmul and "
                 f"comparisons")
         return KIND_RULES[rule.kind](rule, *rule.bind(args, kwargs))
 
@@ -228,26 +227,8 @@ _dual_rule, _aligned = dual_rule, aligned_tangent  # the names the ufunc rules b
 
 
 # ============================================================================================
-# numpy ufuncs: table rows, compositions of rows, comparisons
+# numpy ufuncs: table rows (every ufunc with a derivative, E.ROW_OF_UFUNC), comparisons
 # ============================================================================================
-# ufuncs outside the table, as one row applied to arguments made with rows: the tangent comes
-# from the rows' partials; the value is numpy's own (more accurate) ufunc, and it is what the
-# last row's partials see as that row's result (so that row's value is never computed).
-COMPOSED: dict[np.ufunc, tuple[E.Elementary, Callable[..., tuple]]] = {
-    np.square: (E.multiply, lambda x: (x, x)),
-    np.reciprocal: (E.divide, lambda x: (1.0, x)),
-    np.positive: (E.add, lambda x: (x, 0.0)),
-    np.fabs: (E.abs, lambda x: (x,)),
-    np.expm1: (E.subtract, lambda x: (E.exp(x), 1.0)),
-    np.log1p: (E.log, lambda x: (1.0 + x,)),
-    np.exp2: (E.power, lambda x: (2.0, x)),
-    np.log2: (E.divide, lambda x: (E.log(x), math.log(2.0))),
-    np.log10: (E.divide, lambda x: (E.log(x), math.log(10.0))),
-    np.hypot: (E.sqrt, lambda a, b: (a * a + b * b,)),
-    np.logaddexp: (E.add, lambda a, b: (a, E.softplus(b - a))),
-    np.deg2rad: (E.multiply, lambda x: (x, math.pi / 180.0)),
-    np.rad2deg: (E.multiply, lambda x: (x, 180.0 / math.pi)),
-}
 # ufuncs that look at values only (their result has no derivative)
 PRIMAL_ONLY = frozenset({np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
                          np.not_equal, np.isfinite, np.isnan, np.isinf, np.signbit})
@@ -258,8 +239,6 @@ def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         row = E.ROW_OF_UFUNC.get(ufunc)
         if row is not None:
             return row(*inputs)
-        if ufunc in COMPOSED:
-            return _composed(ufunc, inputs)
         if ufunc in PRIMAL_ONLY:
             return ufunc(*(_primal(x) for x in inputs))
         if ufunc is np.maximum or ufunc is np.minimum:
@@ -271,19 +250,6 @@ def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         f"numpy.{name}{' with ' + ', '.join(kwargs) + '=' if kwargs else ''} has no rule for "
         f"dual numbers (it is not in diffx's elementary table); use the table's functions "
         f"({', '.join(E.FUNCTIONS)}) and + - * / **")
-
-
-def _composed(ufunc: np.ufunc, inputs: tuple) -> Any:
-    row, arguments = COMPOSED[ufunc]
-    args = arguments(*inputs)
-    owner = _owner(args)
-    value = ufunc(*(x.value if isinstance(x, (Dual, Jet)) and x.tag == owner.tag else x
-                    for x in inputs))
-    if isinstance(owner, Dual):
-        return _dual_rule(row, args, owner.tag, value)
-    out = _jet_rule(row, args, owner.tag)
-    out.coefficients[0] = value
-    return out
 
 
 def _extremum(a: Any, b: Any, largest: bool) -> Dual:

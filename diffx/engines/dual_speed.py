@@ -54,7 +54,7 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
-from diffx.engines.dual import COMPOSED, Dual, aligned_tangent, apply_rule
+from diffx.engines.dual import Dual, aligned_tangent, apply_rule
 from diffx.errors import DiffxError
 from diffx.functions import Apply, Function, NamedConstant, Number, Variable
 from diffx.points import all_finite, may_be_restricted
@@ -302,7 +302,7 @@ def _ufunc_call(ufunc: np.ufunc, inputs: tuple) -> Any:
     return ufunc(*inputs)
 
 
-ELEMENTWISE_UFUNCS = frozenset({*E.ROW_OF_UFUNC, *COMPOSED, np.maximum, np.minimum})
+ELEMENTWISE_UFUNCS = frozenset({*E.ROW_OF_UFUNC, np.maximum, np.minimum})
 _REDUCTIONS = {np.sum: lambda inputs: np.sum(inputs[0]),
                np.mean: lambda inputs: np.mean(inputs[0])}
 

@@ -10,6 +10,8 @@ left as ``diff`` produced them (``simplify`` can take minutes on big trees, and
 from __future__ import annotations
 
 import contextlib
+import functools
+import numbers
 import sys
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -17,6 +19,7 @@ from typing import Any
 import numpy as np
 import sympy
 
+from diffx import elementary as E
 from diffx.engines.registry import Engine
 from diffx.errors import LimitError
 from diffx.functions import Function
@@ -50,17 +53,67 @@ def diff(expr: sympy.Expr, *variables: Any) -> sympy.Expr:
     SymPy differentiates sign and Heaviside into DiracDelta, which has no numeric value, and
     relu = Max(0, x) into Heaviside(x) with H(0) = 1/2. The table says: sign' = heaviside' = 0
     everywhere (the derivative TensorFlow and diffx's dual numbers use, also at the kink) and
-    relu' = heaviside(x) with H(0) = 0. So DiracDelta terms become 0 and H(0) becomes 0.
+    relu' = heaviside(x) with H(0) = 0. So the rows that say so (``sympy_uses_partials``) are
+    differentiated by their table partials: before each differentiation their applications
+    become functions whose derivative is that rule, and afterwards SymPy's forms again.
+    ``variables`` as for sympy.diff: symbols, each optionally followed by a count.
 
     >>> x = sympy.Symbol("x", real=True)
     >>> diff(sympy.Max(0, x), x), diff(sympy.Abs(x), x, 2)
     (Heaviside(x, 0), 0)
     """
-    derivative = sympy.diff(expr, *variables)
-    derivative = derivative.replace(lambda e: isinstance(e, sympy.DiracDelta),
-                                    lambda e: sympy.S.Zero)
-    return derivative.replace(lambda e: isinstance(e, sympy.Heaviside) and e.args[1:] != (0,),
-                              lambda e: sympy.Heaviside(e.args[0], 0))
+    expr = _by_table_rules(expr)
+    for symbol in _one_by_one(variables):
+        expr = _by_table_rules(sympy.diff(expr, symbol))
+    return expr.replace(lambda e: isinstance(e, _TableRule), lambda e: e.row.sympy(*e.args))
+
+
+def _one_by_one(variables: tuple) -> Iterator[Any]:
+    """(x, 2, y) -> x, x, y: the variables of sympy.diff, one differentiation each."""
+    for i, v in enumerate(variables):
+        if isinstance(v, numbers.Integral):
+            continue
+        count = variables[i + 1] if i + 1 < len(variables) and isinstance(
+            variables[i + 1], numbers.Integral) else 1
+        yield from [v] * int(count)
+
+
+class _TableRule(sympy.Function):
+    """An application of a table row that SymPy must differentiate by the row's partials."""
+
+    row: Any = None
+
+    def fdiff(self, argindex: int = 1) -> sympy.Expr:
+        partial = self.row.partials[argindex - 1](*self.args, self.row.sympy(*self.args))
+        exact = partial if isinstance(partial, sympy.Basic) else sympy.Rational(partial)
+        return _by_table_rules(exact)
+
+
+@functools.cache
+def _table_rule(row: Any) -> type:
+    return type(f"{row.name}", (_TableRule,), {"row": row, "nargs": row.arity})
+
+
+@functools.cache
+def _heads_by_table_rules() -> tuple[type, ...]:
+    """The SymPy classes (sign, Heaviside, Max) of the rows with ``sympy_uses_partials``."""
+    return tuple({row.sympy(*sympy.symbols(f"a:{row.arity}")).func
+                  for row in E.ELEMENTARY.values() if row.sympy_uses_partials})
+
+
+def _by_table_rules(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` with each application of a row with ``sympy_uses_partials`` replaced by
+    :class:`_TableRule` of that row."""
+    heads = _heads_by_table_rules()
+    if not expr.has(*heads):
+        return expr
+
+    def rule_of(e: Any) -> tuple | None:
+        found = E.row_of_sympy(e) if getattr(e, "func", None) in heads else None
+        return found if found is not None and found[0].sympy_uses_partials else None
+
+    return expr.replace(lambda e: rule_of(e) is not None,
+                        lambda e: _table_rule(rule_of(e)[0])(*rule_of(e)[1]))
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
@@ -85,7 +138,8 @@ def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Exp
 def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
     cache = fn.__dict__.setdefault("_symbolic_cache", {})
     if key not in cache:
-        cache[key] = sympy.lambdify(fn.symbols(n), build(), modules="numpy", cse=True)
+        cache[key] = sympy.lambdify(fn.symbols(n), build(), modules=[E.sympy_numpy_names(),
+                                                                     "numpy"], cse=True)
     return cache[key]
 
 
