@@ -69,7 +69,7 @@ from diffx.errors import (
     NonDifferentiableWarning,
     ParseError,
 )
-from diffx.functions import Function, parse
+from diffx.functions import Function, ParsedFunction, parse
 
 __all__ = [
     "DEFAULT_FUNCTION",
@@ -243,7 +243,8 @@ def _quiet(function: Callable[..., Any], *args: Any) -> Any:
 
 
 def _kind(fn: Function, point: np.ndarray) -> str:
-    vector = fn.vector_output if fn.tree is not None else np.size(fn.numpy_call(point)) > 1
+    vector = fn.vector_output if isinstance(fn, ParsedFunction) \
+        else np.size(fn.numpy_call(point)) > 1
     if point.size == 1 and not vector:
         return "derivative"
     return "jacobian" if vector else "gradient"

@@ -34,7 +34,8 @@ import sympy
 from diffx import elementary as E
 from diffx.errors import DiffxError, LimitError, ParseError, UnsupportedError
 
-__all__ = ["Function", "Limits", "as_function", "natural_key", "parse", "unsupported_on_failure"]
+__all__ = ["CallableFunction", "Function", "FunctionCache", "Limits", "ParsedFunction",
+           "as_function", "natural_key", "parse", "to_sympy", "unsupported_on_failure"]
 
 _VARIABLE_NAME = re.compile(r"[A-Za-z](_?[0-9]+)?\Z")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
@@ -371,7 +372,8 @@ def _compile(node: Node) -> Callable[[Sequence[Any], str], Any]:
     return lambda args, backend: op(left(args, backend), right(args, backend))
 
 
-def _to_sympy(node: Node, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+def to_sympy(node: Node, symbols: Sequence[sympy.Symbol]) -> sympy.Expr:
+    """The SymPy expression of one parsed node, in ``symbols`` (one per variable index)."""
     return _compile(node)(symbols, "sympy")
 
 
@@ -413,45 +415,87 @@ def _from_sympy(expr: sympy.Basic, order: dict[sympy.Symbol, int]) -> Node:
 # --------------------------------------------------------------------------------------------
 # The Function
 # --------------------------------------------------------------------------------------------
+class FunctionCache:
+    """What engines and the point policy derive from one :class:`Function` once and reuse: its
+    SymPy form, symbolic derivatives and their lambdified code, the dual engine's compiled
+    program, the singular arguments, the last point check. One mapping, keyed by a string each
+    user owns ("symbolic", "dual program", …); :meth:`reset` empties it, so a
+    :meth:`Function.fresh` copy starts cold (compare times every method's setup that way).
+
+    >>> cache = FunctionCache()
+    >>> cache.get("answer", lambda: 42), cache.get("answer", lambda: 0)
+    (42, 42)
+    >>> cache.reset(); "answer" in cache
+    False
+    """
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Any] = {}
+
+    def get(self, key: str, build: Callable[[], Any]) -> Any:
+        """The entry ``key``, made by ``build()`` the first time."""
+        try:
+            return self._entries[key]
+        except KeyError:
+            value = self._entries[key] = build()
+            return value
+
+    def peek(self, key: str, default: Any = None) -> Any:
+        """The entry ``key`` if there is one, else ``default`` (nothing is built)."""
+        return self._entries.get(key, default)
+
+    def put(self, key: str, value: Any) -> Any:
+        self._entries[key] = value
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._entries
+
+    def reset(self) -> None:
+        """Forget everything derived so far."""
+        self._entries.clear()
+
+
 class Function:
     """A scalar or vector function of n real variables that every engine can differentiate.
 
+    Two kinds, two classes: :class:`ParsedFunction` (an expression string or SymPy expression,
+    held as a tree of the elementary table's operations: engines may read the tree) and
+    :class:`CallableFunction` (the user's Python callable: engines can only run it).
     ``f(a, b, ...)`` evaluates with one argument per variable, each a number of any backend;
-    ``f(x)`` with one float vector ``x`` of shape (n,) evaluates at that point and returns an
-    ndarray of shape () or (m,) (what a plug-in method's core calls, see
-    :mod:`diffx.engines.registry`).
-    Engines call :meth:`on_vector` with a vector-like of length n (ndarray, Dual vector,
-    tensor, object array of symbols); the result is a scalar or a list of m scalars.
-    ``variables`` is ``None`` for a callable whose number of inputs is set by the point.
+    ``f(x)`` with one float vector ``x`` of shape (n,), n ≥ 2, evaluates at that point and
+    returns an ndarray of shape () or (m,) (what a plug-in method's core calls, see
+    :mod:`diffx.engines.registry`). Engines call :meth:`on_vector` with a vector-like of length
+    n (ndarray, Dual vector, tensor, object array of symbols); the result is a scalar or a list
+    of m scalars. ``variables`` is ``None`` for a callable whose number of inputs is set by the
+    point. ``cache`` holds what is derived from the function (:class:`FunctionCache`).
     """
 
-    def __init__(self, *, tree: list[Node] | None = None, vector_output: bool = False,
-                 variables: Sequence[str] | None = None, func: Callable | None = None,
-                 text: str | None = None, name: str | None = None):
-        self.tree = tree
-        self.vector_output = vector_output
+    def __init__(self, *, variables: Sequence[str] | None, name: str,
+                 text: str | None = None):
         self.variables = tuple(variables) if variables is not None else None
-        self.func = func
         self.text = text
-        self.name = name or text or getattr(func, "__name__", "f")
-        self._compiled = [_compile(node) for node in tree] if tree is not None else None
-        self._multi_param = False
-        if func is not None and self.variables is None:
-            self._multi_param = _positional_count(func) > 1
-            if self._multi_param:
-                self.variables = tuple(f"x{i}" for i in range(_positional_count(func)))
-        self._sympy_cache: dict[int, Any] = {}
+        self.name = name
+        self.cache = FunctionCache()
+
+    def fresh(self) -> Function:
+        """A copy with an empty cache: its first derivative pays every setup again."""
+        import copy
+
+        twin = copy.copy(self)
+        twin.cache = FunctionCache()
+        return twin
 
     # --- evaluation -------------------------------------------------------------------------
     def __call__(self, *args: Any) -> Any:
         if len(args) == 1 and self._is_point(args[0]):
             return self.numpy_call(args[0])
-        if self._compiled is not None:
-            self._check_arity(len(args))
-            backend = _constant_backend(args)
-            outputs = [code(args, backend) for code in self._compiled]
-            return outputs if self.vector_output else outputs[0]
-        return self._call_func(*args)
+        return self._evaluate(args)
+
+    def _evaluate(self, args: tuple) -> Any:
+        raise NotImplementedError
 
     def _is_point(self, x: Any) -> bool:
         """A float or complex vector holding all n ≥ 2 coordinates of the point."""
@@ -459,20 +503,10 @@ class Function:
                 and self.variables is not None and len(self.variables) > 1
                 and x.size == len(self.variables))
 
-    def _call_func(self, *args: Any) -> Any:
-        """Call the user's callable; SymPy, mpmath and TensorFlow inputs go in boxed, so that
-        numpy ufuncs in it (np.sin(v[0])) run the table's rows instead of failing on symbols
-        or silently making tensors constant."""
-        if not any(_boxable(a) for a in args):
-            return self.func(*args)
-        return E.unbox(self.func(*(E.box(a) for a in args)))
-
     def on_vector(self, v: Any, n: int) -> Any:
         """Evaluate at a vector-like ``v`` of length ``n`` (scalar or list of m outputs)."""
         self._check_arity(n)
-        if self._compiled is not None or self._multi_param:
-            return self(*(v[i] for i in range(n)))
-        return self._call_func(v[0] if n == 1 else v)
+        return self._evaluate(tuple(v[i] for i in range(n)))
 
     def _check_arity(self, n: int) -> None:
         if self.variables is not None and n != len(self.variables):
@@ -499,26 +533,97 @@ class Function:
         Raises UnsupportedError when a callable cannot be traced with SymPy symbols (it branches
         on values, or uses functions outside diffx's table).
         """
-        if n not in self._sympy_cache:
-            self._sympy_cache[n] = self._trace_sympy(n)
-        return self._sympy_cache[n]
+        return self.cache.get(f"sympy form {n}", lambda: self._trace_sympy(n))
+
+    def _trace_sympy(self, n: int) -> list[sympy.Expr]:
+        raise NotImplementedError
+
+    def is_vector_valued(self, n: int) -> bool:
+        raise NotImplementedError
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.name!r}, variables={self.variables})"
+
+
+class ParsedFunction(Function):
+    """A function given as text or a SymPy expression: ``tree`` holds one expression tree per
+    output (nodes :class:`Apply`, :class:`Variable`, :class:`Number`, :class:`NamedConstant`
+    over the elementary table), compiled once into closures.
+
+    >>> f = parse("[x*y, sin(x)]")
+    >>> isinstance(f, ParsedFunction), f.vector_output, len(f.tree)
+    (True, True, 2)
+    """
+
+    def __init__(self, tree: list[Node], *, vector_output: bool = False,
+                 variables: Sequence[str], text: str | None = None,
+                 name: str | None = None):
+        super().__init__(variables=variables, name=name or text or "f", text=text)
+        self.tree = tree
+        self.vector_output = vector_output
+        self._compiled = [_compile(node) for node in tree]
+
+    def _evaluate(self, args: tuple) -> Any:
+        self._check_arity(len(args))
+        backend = _constant_backend(args)
+        outputs = [code(args, backend) for code in self._compiled]
+        return outputs if self.vector_output else outputs[0]
 
     def _trace_sympy(self, n: int) -> list[sympy.Expr]:
         symbols = self.symbols(n)
-        if self.tree is not None:
-            return [sympy.sympify(_to_sympy(node, symbols)) for node in self.tree]
-        vector = np.array(symbols, dtype=object)
+        return [sympy.sympify(to_sympy(node, symbols)) for node in self.tree]
+
+    def is_vector_valued(self, n: int) -> bool:
+        return self.vector_output
+
+
+class CallableFunction(Function):
+    """The user's callable ``func``: of one vector argument (``takes_vector``; its length is
+    set by the point) or of one argument per variable (``f(x, y)``). SymPy, mpmath and
+    TensorFlow inputs reach it boxed (:class:`diffx.elementary.Boxed`), so the numpy ufuncs in
+    it run the table's rows.
+
+    >>> f = as_function(lambda v: v[0] * v[1])
+    >>> isinstance(f, CallableFunction), f.takes_vector, float(f(np.array([2.0, 3.0])))
+    (True, True, 6.0)
+    """
+
+    def __init__(self, func: Callable, *, variables: Sequence[str] | None = None,
+                 name: str | None = None):
+        super().__init__(variables=variables, name=name or getattr(func, "__name__", "f"))
+        self.func = func
+        self.takes_vector = True
+        if self.variables is None and _positional_count(func) > 1:
+            self.takes_vector = False
+            self.variables = tuple(f"x{i}" for i in range(_positional_count(func)))
+
+    def _evaluate(self, args: tuple) -> Any:
+        return self._call_func(*args)
+
+    def on_vector(self, v: Any, n: int) -> Any:
+        self._check_arity(n)
+        if not self.takes_vector:
+            return self._call_func(*(v[i] for i in range(n)))
+        return self._call_func(v[0] if n == 1 else v)
+
+    def _call_func(self, *args: Any) -> Any:
+        """Call the user's callable; SymPy, mpmath and TensorFlow inputs go in boxed, so that
+        numpy ufuncs in it (np.sin(v[0])) run the table's rows instead of failing on symbols
+        or silently making tensors constant."""
+        if not any(_boxable(a) for a in args):
+            return self.func(*args)
+        return E.unbox(self.func(*(E.box(a) for a in args)))
+
+    def _trace_sympy(self, n: int) -> list[sympy.Expr]:
+        vector = np.array(self.symbols(n), dtype=object)
         with unsupported_on_failure(self, "traced with SymPy symbols",
                                     "and without branches on values"):
             out = self.on_vector(vector, n)
         outputs = _as_outputs(out, list, lambda o: o)
         outputs = list(outputs) if isinstance(outputs, (list, np.ndarray)) else [outputs]
-        flat = [sympy.sympify(o) for o in np.asarray(outputs, dtype=object).ravel()]
-        return flat
+        return [sympy.sympify(o) for o in np.asarray(outputs, dtype=object).ravel()]
 
     def is_vector_valued(self, n: int) -> bool:
-        if self.tree is not None:
-            return self.vector_output
         return len(self.sympy_form(n)) > 1 if self._sympy_ok(n) else np.size(
             self.numpy_call(np.ones(n))) > 1
 
@@ -528,9 +633,6 @@ class Function:
             return True
         except UnsupportedError:
             return False
-
-    def __repr__(self) -> str:
-        return f"Function({self.name!r}, variables={self.variables})"
 
 
 @contextmanager
@@ -554,7 +656,7 @@ def unsupported_on_failure(fn: Function, attempt: str, advice: str) -> Iterator[
     except DiffxError:
         raise
     except Exception as exc:  # the callable did something these numbers cannot do
-        if fn.tree is not None:
+        if isinstance(fn, ParsedFunction):
             raise
         reason = (str(exc).strip().splitlines() or [""])[0]  # TensorFlow's run to pages
         raise UnsupportedError(
@@ -626,7 +728,7 @@ def parse(text: str, variables: Sequence[str] | None = None,
         names = tuple(variables)
     if not names:
         names = ("x",)  # a constant is a function of x with zero derivative
-    return Function(tree=tree, vector_output=vector_output, variables=names, text=text.strip())
+    return ParsedFunction(tree, vector_output=vector_output, variables=names, text=text.strip())
 
 
 def as_function(f: Any, variables: Sequence[str] | None = None) -> Function:
@@ -650,9 +752,9 @@ def as_function(f: Any, variables: Sequence[str] | None = None) -> Function:
             ordered = sorted(free, key=lambda s: natural_key(s.name)) or [sympy.Symbol("x")]
         order = {s: i for i, s in enumerate(ordered)}
         tree = [_from_sympy(g, order) for g in exprs]
-        return Function(tree=tree, vector_output=isinstance(f, (list, tuple)),
-                        variables=[s.name for s in ordered], text=str(f))
+        return ParsedFunction(tree, vector_output=isinstance(f, (list, tuple)),
+                              variables=[s.name for s in ordered], text=str(f))
     if callable(f):
-        return Function(func=f, variables=variables)
+        return CallableFunction(f, variables=variables)
     raise DiffxError(f"cannot differentiate a {type(f).__name__}: pass an expression string, "
                      f"a SymPy expression or a callable")

@@ -45,7 +45,7 @@ from diffx.elementary import backend_of, softplus
 from diffx.engines import METHODS, engine, gradient, registry
 from diffx.engines.dual import Dual
 from diffx.errors import DiffxError, UnsupportedError
-from diffx.functions import Function, as_function
+from diffx.functions import Function, ParsedFunction, as_function
 
 __all__ = [
     "OPTIMIZERS",
@@ -897,7 +897,7 @@ def _plot_losses(ax: Any, results: Sequence[OptimizeResult], chosen: Problem | N
 
 def _grid_values(fn: Function, X: np.ndarray, Y: np.ndarray) -> np.ndarray:
     with np.errstate(all="ignore"):
-        if fn.tree is not None:
+        if isinstance(fn, ParsedFunction):
             return np.asarray(fn(X, Y), dtype=float)
         return np.array([float(fn.numpy_call(np.array([a, b])))
                          for a, b in zip(X.ravel(), Y.ravel())]).reshape(X.shape)

@@ -49,7 +49,7 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
-from diffx.functions import Apply, Function, Number, Variable
+from diffx.functions import Apply, CallableFunction, Function, Number, ParsedFunction, Variable
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
            "may_be_restricted", "singular_arguments", "singular_distance", "value_decides"]
@@ -111,11 +111,8 @@ _TENSORFLOW_CALLABLES: weakref.WeakSet = weakref.WeakSet()
 def may_be_restricted(fn: Function) -> bool:
     """Might ``fn`` apply a row with a domain edge, a pole or a kink (sqrt, log, abs, …)?
     Parsed: read from its tree; a callable: learnt at its first recording (True until then)."""
-    if fn.tree is not None:
-        cached = fn.__dict__.get("_restricted")
-        if cached is None:
-            cached = fn.__dict__["_restricted"] = any(map(_restricted_tree, fn.tree))
-        return cached
+    if isinstance(fn, ParsedFunction):
+        return fn.cache.get("restricted", lambda: any(map(_restricted_tree, fn.tree)))
     try:  # a callable: learnt at its first recording
         return _CALLABLES_RESTRICTED.get(fn.func, True)
     except TypeError:  # not weakly referenceable
@@ -123,7 +120,7 @@ def may_be_restricted(fn: Function) -> bool:
 
 
 def _remember(fn: Function, restricted: bool) -> None:
-    if fn.tree is None:
+    if isinstance(fn, CallableFunction):
         with contextlib.suppress(TypeError):
             _CALLABLES_RESTRICTED[fn.func] = restricted
 
@@ -139,7 +136,7 @@ def _evaluate(fn: Function, point: np.ndarray) -> tuple[np.ndarray, list[str]]:
         finally:
             np.seterrcall(previous)
     outputs = list(out) if isinstance(out, (list, tuple)) else [out]
-    if fn.tree is None and E.backend_of(*outputs) == "tf":
+    if isinstance(fn, CallableFunction) and E.backend_of(*outputs) == "tf":
         with contextlib.suppress(TypeError):  # not weakly referenceable: check every time
             _TENSORFLOW_CALLABLES.add(fn.func)
     return _undefined([np.asarray(o) for o in outputs]), list(dict.fromkeys(errors))
@@ -160,7 +157,7 @@ def value_decides(fn: Function, point: np.ndarray) -> bool:
     with :func:`check_from_value`, and f is not evaluated once more. True for callables that
     compute with TensorFlow (seen at their first check: they cannot be recorded and numpy's
     error flags do not see inside them) and for vectorised callables (see the module)."""
-    if fn.tree is not None:
+    if isinstance(fn, ParsedFunction):
         return False
     if point.size > MAX_RECORDED_INPUTS:
         return True
@@ -255,9 +252,9 @@ def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
     (diffx.engines.numeric). A parsed f evaluates the arguments of its singular operations (a
     function made from its tree once, :func:`_parsed_arguments`); a callable is recorded,
     and the point's answer kept (it comes back for every direction of a gradient)."""
-    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
+    if isinstance(fn, CallableFunction) and point.size > MAX_RECORDED_INPUTS:
         return None
-    if fn.tree is not None:
+    if isinstance(fn, ParsedFunction):
         made = _parsed_arguments(fn)
         if not made or not made[2]:
             return None
@@ -272,7 +269,7 @@ def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
     except TypeError:  # not weakly referenceable: recorded at every point
         pass
     key = point.tobytes()
-    known = fn.__dict__.setdefault("_singular", {})
+    known = fn.cache.get("singular arguments", dict)
     if key not in known:
         if len(known) > 16:
             known.clear()
@@ -322,7 +319,7 @@ def singular_distance(fn: Function, point: np.ndarray, direction: np.ndarray) ->
     It is the length scale finite differences need near a singularity: the derivatives of
     sqrt x at 1e-6 grow like x⁻ⁿ, so the best step is ε^(1/(p+k))·1e-6, not ε^(1/(p+k))·1.
     """
-    made = _parsed_arguments(fn) if fn.tree is not None else ()
+    made = _parsed_arguments(fn) if isinstance(fn, ParsedFunction) else ()
     if not made:
         return None
     arguments, shapes, _ = made
@@ -342,23 +339,24 @@ def singular_distance(fn: Function, point: np.ndarray, direction: np.ndarray) ->
     return min(finite) if finite else None
 
 
-def _parsed_arguments(fn: Function) -> tuple:
+def _parsed_arguments(fn: ParsedFunction) -> tuple:
     """For a parsed f, made once: a Function of the arguments of its singular operations —
     kinks and poles first (see _SINGULAR), then domain edges (see _EDGES) — with each one's
     transform and edge values, and how many are kinks and poles; () when f has none. It
     serves :func:`singular_arguments` (the kinks and poles) and :func:`singular_distance`."""
-    made = fn.__dict__.get("_arguments")
-    if made is None:
+    def build() -> tuple:
         entries = [(node.args[_SINGULAR[node.op][0]], _SINGULAR[node.op][1], (0.0,))
                    for root in fn.tree for node in _singular_nodes(root)]
         singular = len(entries)
         entries += [(node.args[0], None, _EDGES[node.op])
                     for root in fn.tree for node in _edge_nodes(root)]
-        made = fn.__dict__["_arguments"] = (Function(
-            tree=[argument for argument, _, _ in entries], vector_output=True,
-            variables=fn.variables), [(t, edges) for _, t, edges in entries], singular) \
-            if entries else ()
-    return made
+        if not entries:
+            return ()
+        arguments = ParsedFunction([argument for argument, _, _ in entries],
+                                   vector_output=True, variables=fn.variables)
+        return arguments, [(t, edges) for _, t, edges in entries], singular
+
+    return fn.cache.get("singular operations", build)
 
 
 def _edge_nodes(node: Any) -> Iterator[Apply]:
@@ -392,16 +390,16 @@ def check_point(fn: Function, point: np.ndarray) -> PointCheck:
     """Classify ``point`` for ``fn`` (see the module's table). The last result is kept on the
     function, so repeated calls at one point (timing loops) check it once."""
     key = np.asarray(point, dtype=float).tobytes()
-    cached = fn.__dict__.get("_point_check")
+    cached = fn.cache.peek("point check")
     if cached is not None and cached[0] == key:
         return cached[1]
     check = _check(fn, point)
-    fn.__dict__["_point_check"] = (key, check)
+    fn.cache.put("point check", (key, check))
     return check
 
 
 def _check(fn: Function, point: np.ndarray) -> PointCheck:
-    if fn.tree is None and point.size > MAX_RECORDED_INPUTS:
+    if isinstance(fn, CallableFunction) and point.size > MAX_RECORDED_INPUTS:
         # vectorised code: a separate evaluation (through TensorFlow, for a tf.* callable)
         # would double a gradient's cost; every engine evaluates f anyway, and a NaN or inf it
         # returns gets the DomainWarning (engines._finish)

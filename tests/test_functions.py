@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import math
 import subprocess
 import sys
 import time
@@ -23,7 +24,14 @@ import sympy.parsing.sympy_parser
 import diffx
 from diffx.engines.dual import Dual
 from diffx.errors import DiffxError, LimitError, ParseError
-from diffx.functions import Function, Limits, as_function, parse
+from diffx.functions import (
+    CallableFunction,
+    Function,
+    Limits,
+    ParsedFunction,
+    as_function,
+    parse,
+)
 
 EPS = float(np.finfo(float).eps)
 # A parsed formula and the same formula written with numpy perform the same libm calls, possibly
@@ -473,3 +481,37 @@ def test_hostile_inputs_raise_quickly_and_evaluate_nothing(hostile_corpus, monke
                                   "(" * 5000 + "x" + ")" * 5000, "x" * 100_000])
 def test_resource_attacks_are_limit_errors(text: str) -> None:
     _timed_error(text)
+
+
+# --------------------------------------------------------------------------------------------
+# The function model as types, and its one cache
+# --------------------------------------------------------------------------------------------
+def test_each_kind_of_input_is_its_own_class():
+    assert isinstance(parse("x*y"), ParsedFunction)
+    assert isinstance(as_function(sympy.sin(sympy.Symbol("x"))), ParsedFunction)
+    callable_ = as_function(lambda v: v[0] * v[1])
+    assert isinstance(callable_, CallableFunction) and callable_.takes_vector
+    two_arguments = as_function(lambda x, y: x * y)
+    assert not two_arguments.takes_vector and two_arguments.variables == ("x0", "x1")
+    # one float vector holding the whole point evaluates there, whatever the kind (6 = 2·3)
+    for fn in (parse("x*y"), callable_, two_arguments):
+        assert float(fn(np.array([2.0, 3.0]))) == 6.0
+
+
+def test_a_fresh_copy_starts_with_nothing_derived():
+    """Everything engines derive lives in fn.cache, so fresh() really starts cold: the
+    symbolic engine's compiled derivative, the dual program and the point check alike."""
+    fn = parse("sqrt(x)*sin(x)")
+    diffx.derivative(fn, 0.5, method="symbolic")
+    diffx.derivative(fn, 0.5, method="dual")
+    for key in ("symbolic", "sympy form 1", "point check"):
+        assert key in fn.cache, key
+    fresh = fn.fresh()
+    assert fresh.tree is fn.tree and fresh.variables == fn.variables
+    for key in ("symbolic", "sympy form 1", "point check", "dual program", "restricted"):
+        assert key not in fresh.cache, key
+    assert "symbolic" in fn.cache  # the original keeps its own
+    truth = math.cos(0.5) * math.sqrt(0.5) + math.sin(0.5) / (2 * math.sqrt(0.5))
+    assert abs(diffx.derivative(fresh, 0.5, method="symbolic") - truth) <= 1e-15
+    fn.cache.reset()
+    assert "symbolic" not in fn.cache

@@ -138,8 +138,8 @@ def test_smooth_functions_are_not_recorded() -> None:
     # a parsed tree with only smooth operations and integer powers never needs the recording
     fn = parse("sin(x)**2 + exp(x)*x**3")
     check_point(fn, np.array([0.0]))
-    assert fn.__dict__["_restricted"] is False
-    assert parse("x**0.5").__dict__.get("_restricted") is None
+    assert fn.cache.peek("restricted") is False
+    assert parse("x**0.5").cache.peek("restricted") is None
 
 
 # --------------------------------------------------------------------------------------------

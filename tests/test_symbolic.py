@@ -83,7 +83,7 @@ def test_values_match_closed_forms(text, at, exact) -> None:
 def test_second_call_does_not_lambdify_again(monkeypatch) -> None:
     fn = parse("sin(x)*exp(-x**2)")
     first = diffx.derivative(fn, 0.5, "symbolic")
-    cache = fn.__dict__["_symbolic_cache"]
+    cache = fn.cache.peek("symbolic")
     assert set(cache) == {("derivative", 1)}
     compiled = cache["derivative", 1]
 
@@ -106,7 +106,7 @@ def test_cache_keys_for_jacobian_and_hessian() -> None:
     np.testing.assert_array_equal(diffx.gradient(fn, [1.0, 2.0], "symbolic"), [4.0, 13.0])
     np.testing.assert_array_equal(diffx.hessian(fn, [1.0, 2.0], "symbolic"),
                                   [[4.0, 2.0], [2.0, 12.0]])
-    assert set(fn.__dict__["_symbolic_cache"]) == {("jacobian", 2), ("hessian", 2)}
+    assert set(fn.cache.peek("symbolic")) == {("jacobian", 2), ("hessian", 2)}
 
 
 # --------------------------------------------------------------------------------------------

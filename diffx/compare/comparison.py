@@ -32,7 +32,6 @@ from diffx.compare.formatting import (
 from diffx.compare.measurement import (
     MAX_DIGITS,
     ComparisonRow,
-    fresh_copy,
     measure,
     warm_up,
 )
@@ -162,7 +161,7 @@ def compare(f: Any, at: Any, methods: Sequence[str] | None = None, *, order: int
     comparison = Comparison(fn, point, kind, order, reference)
     for method in methods:
         # every method pays its own setup on a fresh copy, even if f was seen before
-        comparison.rows.append(measure(fresh_copy(fn), point, method, kind=kind, order=order,
+        comparison.rows.append(measure(fn.fresh(), point, method, kind=kind, order=order,
                                        reference=reference, repeats=repeats,
                                        min_time=min_time))
     return comparison

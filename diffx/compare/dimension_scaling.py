@@ -21,11 +21,11 @@ import numpy as np
 from diffx import engines
 from diffx.compare.fitting import fit_slope
 from diffx.compare.formatting import colour, format_seconds
-from diffx.compare.measurement import Progress, fresh_copy, no_progress, warm_up
+from diffx.compare.measurement import Progress, no_progress, warm_up
 from diffx.compare.timings import VARIANTS, TimingRow, time_method
 from diffx.engines import METHODS
 from diffx.errors import DiffxError
-from diffx.functions import Function
+from diffx.functions import CallableFunction, Function
 from diffx.reference import reference_jacobian
 
 __all__ = ["SCALING_FAMILIES", "Scaling", "ScalingFamily", "rosenbrock", "scaling",
@@ -84,7 +84,7 @@ class ScalingFamily:
 SCALING_FAMILIES: dict[str, ScalingFamily] = {
     "rosenbrock": ScalingFamily(
         "rosenbrock", "n-dimensional Rosenbrock, one vectorised program (x[1:] - x[:-1]**2 …)",
-        lambda n: Function(func=rosenbrock, name=f"rosenbrock (n={n})"), _rosenbrock_point),
+        lambda n: CallableFunction(rosenbrock, name=f"rosenbrock (n={n})"), _rosenbrock_point),
     "rosenbrock-expression": ScalingFamily(
         "rosenbrock-expression", "n-dimensional Rosenbrock written out term by term (scalar "
         "operations, 8(n-1) of them)", _rosenbrock_expression, _rosenbrock_point),
@@ -244,7 +244,7 @@ def scaling(family: str = "rosenbrock", sizes: Sequence[int] = (2, 8, 32, 128, 5
                 progress(f"scaling {method} n={n}: skipped")
                 continue
             # a fresh Function per method, so every method pays its own setup (SymPy caches)
-            row = time_method(fresh_copy(fn), point, method, repeats, min_time, reference)
+            row = time_method(fn.fresh(), point, method, repeats, min_time, reference)
             result.rows.append(row)
             progress(f"scaling {method} n={n}")
     return result

@@ -20,7 +20,6 @@ the cold call's extra time — SymPy's ``diff`` + ``lambdify``, TensorFlow's tra
 
 from __future__ import annotations
 
-import copy
 import math
 import statistics
 import time
@@ -42,7 +41,6 @@ __all__ = [
     "Progress",
     "correct_digits",
     "errors_against",
-    "fresh_copy",
     "measure",
     "no_progress",
     "samples",
@@ -145,15 +143,6 @@ def samples(call: Callable[[], Any], repeats: int | None = None, min_time: float
     return result, cold, times
 
 
-def fresh_copy(fn: Function) -> Function:
-    """A copy of ``fn`` with empty caches, so a first call pays the method's setup again
-    (SymPy form, diff and lambdify are cached on the Function)."""
-    fresh = copy.copy(fn)
-    for name in [key for key in vars(fresh) if key.endswith("_cache")]:
-        setattr(fresh, name, {})
-    return fresh
-
-
 def warm_up(methods: Sequence[str]) -> None:
     """Run the registry's ``warm_up`` hook of each of ``methods`` (TensorFlow's import for the
     tape methods) up front: a one-off import (seconds) is not the setup cost of any method,
@@ -173,7 +162,7 @@ def measure(fn: Function, point: np.ndarray, method: str, *, kind: str = "deriva
     finite-difference step (numeric methods only; None: each method's own). The calls follow
     :func:`samples`. Without ``reference`` the errors are NaN (:func:`score` adds them later);
     a method that raises DiffxError keeps a row with the message as ``status``. ``fn`` is used
-    as given: pass :func:`fresh_copy` of it for the setup to be paid again.
+    as given: pass ``fn.fresh()`` (:meth:`diffx.Function.fresh`) for the setup to be paid again.
     """
     family = engines.family_of(method)
     options = {"step": step} if step is not None and family == "numeric" else {}

@@ -18,7 +18,7 @@ from typing import Any
 
 from diffx.compare.measurement import Progress, errors_against, no_progress
 from diffx.errors import DiffxError
-from diffx.functions import Function
+from diffx.functions import CallableFunction
 from diffx.reference import reference_derivative
 
 __all__ = ["SWELL_FAMILIES", "Swell", "SwellRow", "count_operations", "expression_swell"]
@@ -152,7 +152,7 @@ def expression_swell(family: str = "logistic", depths: Sequence[int] = range(1, 
                 v = step(v)
             return v
 
-        fn = Function(func=program, name=f"{family} depth {depth}")
+        fn = CallableFunction(program, name=f"{family} depth {depth}")
         (expr,) = fn.sympy_form(1)
         (symbol,) = fn.symbols(1)
         derivative = sympy.diff(expr, symbol)

@@ -23,7 +23,6 @@ from diffx import engines
 from diffx.compare.formatting import format_seconds
 from diffx.compare.measurement import (
     errors_against,
-    fresh_copy,
     samples,
     warm_up,
 )
@@ -157,7 +156,7 @@ def timing(f: Any, at: Any, methods: Sequence[str] | None = None, *,
     warm_up([VARIANTS.get(m, m) for m in methods])
     result = Timing(fn, point)
     for method in ["function", *methods]:
-        result.rows.append(time_method(fresh_copy(fn), point, method, repeats, min_time))
+        result.rows.append(time_method(fn.fresh(), point, method, repeats, min_time))
     return result
 
 

@@ -60,7 +60,7 @@ from diffx.errors import (
     NonDifferentiableWarning,
     UnsupportedError,
 )
-from diffx.functions import Function, as_function, unsupported_on_failure
+from diffx.functions import Function, ParsedFunction, as_function, unsupported_on_failure
 from diffx.points import all_finite, check_from_value, check_point, value_decides
 
 __all__ = [
@@ -264,7 +264,7 @@ def _prepare(f: Any, x: Any, method: str, step: float | str | None, dtype: str |
 
 
 def _scalar_valued(fn: Function, point: np.ndarray, what: str) -> None:
-    if fn.tree is not None and fn.vector_output:
+    if isinstance(fn, ParsedFunction) and fn.vector_output:
         raise DiffxError(f"{what} needs a scalar function; {fn.name} is vector-valued "
                          f"(use jacobian)")
 

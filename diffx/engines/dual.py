@@ -55,7 +55,7 @@ from diffx import elementary as E
 from diffx.array_rules import ARRAY_RULES, ArrayRule
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, UnsupportedError
-from diffx.functions import Function
+from diffx.functions import Function, ParsedFunction
 from diffx.points import all_finite
 
 __all__ = ["ENGINES", "Dual", "Jet", "aligned_tangent", "apply_rule", "derivative",
@@ -634,7 +634,7 @@ def derivative(fn: Function, x: Any, order: int = 1) -> Any:
     if order == 0:
         return fn.on_vector([x], 1)
     tag = new_tag()
-    if order == 1 and fn.tree is not None and len(fn.variables) == 1 \
+    if order == 1 and isinstance(fn, ParsedFunction) and len(fn.variables) == 1 \
             and not fn.vector_output and not isinstance(x, (Dual, Jet)):
         from diffx.engines.dual_speed import compiled_program  # lazy: it imports this module
 

@@ -56,7 +56,15 @@ import numpy as np
 from diffx import elementary as E
 from diffx.engines.dual import Dual, aligned_tangent, apply_rule
 from diffx.errors import DiffxError
-from diffx.functions import Apply, Function, NamedConstant, Number, Variable
+from diffx.functions import (
+    Apply,
+    CallableFunction,
+    Function,
+    NamedConstant,
+    Number,
+    ParsedFunction,
+    Variable,
+)
 from diffx.points import all_finite, may_be_restricted
 
 __all__ = ["BLOCKED_FROM_ELEMENTS", "BLOCK_ELEMENTS", "CHUNK_ELEMENTS", "ELEMENTWISE_UFUNCS",
@@ -79,7 +87,7 @@ def chunk_size(fn: Function, n: int, chunk: int | None = None, nested: bool = Fa
         if not isinstance(chunk, (int, np.integer)) or isinstance(chunk, bool) or chunk < 1:
             raise DiffxError(f"chunk must be a positive integer, got {chunk!r}")
         return int(min(chunk, n))
-    if fn.tree is not None:
+    if isinstance(fn, ParsedFunction):
         return n
     k = CHUNK_ELEMENTS // max(n, 1)
     return max(1, min(n, math.isqrt(k) if nested else k))
@@ -381,13 +389,14 @@ def by_blocks(fn: Function, x: Any, v: Any, tag: int) -> tuple[Any, Any, bool] |
     """jvp's value, tangent and whether both are finite, computed block by block; or None
     when that does not apply: the point is short, f is not a callable of one vector, or f's
     run on the first block (the probe) showed an operation that is not elementwise."""
-    size, func = BLOCK_ELEMENTS, fn.func
-    if not (func is not None and fn.variables is None and type(x) is np.ndarray
+    size = BLOCK_ELEMENTS
+    if not (isinstance(fn, CallableFunction) and fn.variables is None and type(x) is np.ndarray
             and x.ndim == 1 and x.size >= BLOCKED_FROM_ELEMENTS and x.size > size
             and x.dtype == np.float64
             and type(v) is np.ndarray and v.ndim <= 2 and v.shape[-1:] == x.shape
             and v.dtype == np.float64):
         return None
+    func = fn.func
     key = getattr(func, "__func__", func)  # a bound method: its function
     try:
         if key in _NOT_ELEMENTWISE:
@@ -614,11 +623,11 @@ def compiled_program(fn: Function) -> Callable[[float], tuple[float, float]]:
     tangent by its partials), without building Dual objects; constant subtrees carry no
     tangent at all.
     """
-    program = fn.__dict__.get("_dual_program")
-    if program is None:
+    def build() -> Callable[[float], tuple[float, float]]:
         run, _ = _compile(fn.tree[0])
-        program = fn.__dict__["_dual_program"] = lambda x: run(np.float64(x))
-    return program
+        return lambda x: run(np.float64(x))
+
+    return fn.cache.get("dual program", build)
 
 
 def _compile(node: Any) -> tuple[Callable, bool]:
@@ -659,7 +668,7 @@ def fast_derivative(f: Any, x: Any, order: int) -> float | None:
     a plain finite x, order 1, no operation with a domain edge or kink, and a finite value and
     derivative. Returns None whenever the full path (with its point checks) must run."""
     if not (isinstance(x, (float, int)) and not isinstance(x, bool) and order == 1
-            and isinstance(f, Function) and f.tree is not None and not f.vector_output
+            and isinstance(f, ParsedFunction) and not f.vector_output
             and len(f.variables) == 1 and math.isfinite(x)):
         return None
     if may_be_restricted(f):

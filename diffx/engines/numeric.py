@@ -84,7 +84,7 @@ import numpy as np
 from diffx.engines.estimate import Estimate
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, UnsupportedError
-from diffx.functions import Function
+from diffx.functions import CallableFunction, Function, ParsedFunction
 from diffx.points import singular_arguments, singular_distance
 
 __all__ = [
@@ -311,7 +311,7 @@ class _Counter:
         """Evaluate the new points among ``points`` in one vectorised call (parsed functions
         only: their operations act elementwise; a callable may reduce over its input)."""
         new = {self._key(p): p for p in points if self._key(p) not in self._memo}
-        if self.fn.tree is None or len(new) < 2:
+        if not isinstance(self.fn, ParsedFunction) or len(new) < 2:
             return
         stacked = np.stack(list(new.values()), axis=1)  # (n, P): row i is variable i
         with np.errstate(all="ignore"):
@@ -750,8 +750,8 @@ def _directional(fn: Function, x: np.ndarray, direction: np.ndarray, method: str
         h0 = _exact_step(x0, step_for("richardson", 1.0, order) * scale)  # the first row's
         cleared = chosen and _clear_of_singularities(
             fn, x, direction, x0, h0, stencil_offsets("central", order, 2),
-            lambda h: _richardson(line, order, h, h0, fn.tree is None))
-        return cleared or _richardson(line, order, step, h0, fn.tree is None)
+            lambda h: _richardson(line, order, h, h0, isinstance(fn, CallableFunction)))
+        return cleared or _richardson(line, order, step, h0, isinstance(fn, CallableFunction))
     raise UnsupportedError(f"unknown finite-difference method {method!r}")
 
 

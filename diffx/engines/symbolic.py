@@ -136,7 +136,7 @@ def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Exp
 
 
 def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
-    cache = fn.__dict__.setdefault("_symbolic_cache", {})
+    cache = fn.cache.get("symbolic", dict)
     if key not in cache:
         cache[key] = sympy.lambdify(fn.symbols(n), build(), modules=[E.sympy_numpy_names(),
                                                                      "numpy"], cse=True)

@@ -46,7 +46,16 @@ import numpy as np
 from diffx import elementary as E
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, UnsupportedError
-from diffx.functions import Apply, Function, NamedConstant, Number, Variable, as_function
+from diffx.functions import (
+    Apply,
+    CallableFunction,
+    Function,
+    NamedConstant,
+    Number,
+    ParsedFunction,
+    Variable,
+    as_function,
+)
 
 __all__ = [
     "DEFAULT_MODE",
@@ -129,7 +138,7 @@ def _outputs(tf, fn: Function, x, n: int, rank1: bool = False):
     parts = out if isinstance(out, (list, tuple)) else [out]
     tensors = []
     for part in parts:
-        if fn.tree is None and isinstance(part, (np.ndarray, np.generic)):
+        if isinstance(fn, CallableFunction) and isinstance(part, (np.ndarray, np.generic)):
             raise UnsupportedError(
                 f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
                 f"track of it; use diffx.sin, diffx.exp, ... (or tf.math) instead of numpy "
@@ -260,7 +269,7 @@ _WITH_VALUE = ("jacobian", "hessian", "derivative")  # kinds whose cores also re
 def _function_key(fn: Function) -> tuple:
     """Functions that compute the same thing share a compiled graph: a parsed tree is an
     immutable value (hashable); a callable is keyed by the callable object itself."""
-    if fn.tree is not None:
+    if isinstance(fn, ParsedFunction):
         return ("tree", tuple(fn.tree), fn.vector_output, fn.variables)
     return ("callable", fn.func, fn.variables)
 
@@ -530,7 +539,7 @@ def gradients(f: Any, x: Any, *, watch: str = "constant", stop: Sequence[int | s
                 tape.watch(source)
         inputs = [tf.stop_gradient(s) if j in stopped else tf.identity(s)
                   for j, s in enumerate(sources)]
-        if fn.tree is None and not fn._multi_param:  # a callable of one vector argument
+        if isinstance(fn, CallableFunction) and fn.takes_vector:  # one vector argument
             out = fn.on_vector(tf.stack(inputs), n)
         else:  # one tensor per variable, each its own tape source
             out = fn(*inputs)
@@ -566,7 +575,7 @@ def intermediate_gradients(f: Any, x: Any, *, dtype: str = "float64",
     """
     tf = tensorflow()
     fn, x = as_function(f, variables), _vector(x)
-    if fn.tree is None or fn.vector_output:
+    if not isinstance(fn, ParsedFunction) or fn.vector_output:
         raise UnsupportedError("intermediate_gradients needs a parsed scalar expression (a "
                                "string or SymPy expression), whose operations diffx can see")
     symbols = fn.symbols(x.size)
@@ -593,9 +602,9 @@ def intermediate_gradients(f: Any, x: Any, *, dtype: str = "float64",
     y = recorded[-1][1]
     grads = tape.gradient(y, [value for _, value in recorded],
                           unconnected_gradients=_zero(tf))
-    from diffx.functions import _to_sympy
+    from diffx.functions import to_sympy
 
-    return [(str(_to_sympy(node, symbols)), float(value.numpy()), float(g.numpy()))
+    return [(str(to_sympy(node, symbols)), float(value.numpy()), float(g.numpy()))
             for (node, value), g in zip(recorded, grads)]
 
 
