@@ -53,6 +53,7 @@ __all__ = [
     "backend_of",
     "box",
     "lookup",
+    "primal",
     "register_type",
     "row_for_ufunc",
     "row_of_sympy",
@@ -721,6 +722,19 @@ class TableArithmetic:
     def __neg__(self): return negative(self)
     def __pos__(self): return self
     def __abs__(self): return abs(self)
+
+
+def primal(x: Any) -> Any:
+    """The plain number under any layers of diffx's value types (duals, jets, trace nodes,
+    boxed values): each subclasses :class:`TableArithmetic` and holds the next layer in as
+    ``.value``.
+
+    >>> primal(3.0)
+    3.0
+    """
+    while isinstance(x, TableArithmetic):
+        x = x.value
+    return x
 
 
 # --------------------------------------------------------------------------------------------

@@ -26,7 +26,7 @@ NaN or inf in the point    DomainError (raised before anything runs)
 
 The reference (:mod:`diffx.reference`) raises DomainError at the first two kinds of point.
 The check evaluates f once with numpy's floating-point error flags on (they catch log(0) or
-1/0 inside f), then records one evaluation (:func:`diffx.trace.record`) and reads each
+1/0 inside f), then records one evaluation (:func:`diffx.recording.record`) and reads each
 operation's argument against its row's ``Domain``. The recording is skipped for functions with
 no restricted operation (decided once per parsed function or callable). Callables of more than
 ``MAX_RECORDED_INPUTS`` inputs (vectorised code) are not checked beforehand at all: one node
@@ -49,7 +49,9 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.elementary import primal
 from diffx.functions import Apply, CallableFunction, Function, Number, ParsedFunction, Variable
+from diffx.recording import Node, record
 
 __all__ = ["MAX_RECORDED_INPUTS", "PointCheck", "all_finite", "check_from_value", "check_point",
            "may_be_restricted", "singular_arguments", "singular_distance", "value_decides"]
@@ -188,8 +190,6 @@ def _describe(op: str, argument: float, what: str) -> str:
 def _scan(fn: Function, point: np.ndarray) -> tuple[list[str], list[str], list[str]] | None:
     """Record f at the point and list the operations outside their domain, on an edge or on
     a kink (None when f cannot be recorded)."""
-    from diffx.trace import Node, primal, record  # lazy: diffx.trace imports the engines
-
     try:
         with np.errstate(all="ignore"):
             tape = record(fn, [float(v) for v in point])
@@ -281,8 +281,6 @@ def singular_arguments(fn: Function, point: np.ndarray) -> np.ndarray | None:
 
 
 def _recorded_singular_arguments(fn: Function, point: np.ndarray) -> list[float]:
-    from diffx.trace import Node, primal, record  # lazy: diffx.trace imports the engines
-
     try:
         with np.errstate(all="ignore"):
             tape = record(fn, [float(v) for v in point])

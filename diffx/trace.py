@@ -27,12 +27,11 @@ expression or callable):
     >>> t.jvp, [round(float(g), 6) for g in t.gradient]
     (5.5, [5.5, 1.716338])
 
-How it is recorded: the function runs once on :class:`Node` values. A ``Node`` is registered
-with the elementary table (:func:`diffx.elementary.register_type`), so every table row —
-``diffx.sin``, the operators ``+ - * / **``, numpy ufuncs — applied to a node appends one new
-node holding the operation, its arguments (nodes, or constants shown inside the node), its value
-and its local partial derivatives, computed by the row's own ``partials`` rules. No derivative
-rule is written here. The sweeps are then two loops over the list:
+How it is recorded (:mod:`diffx.recording`, the recorder this module views): the function runs
+once on :class:`Node` values; every table row applied to a node appends one new node holding
+the operation, its arguments, its value and its local partial derivatives, computed by the
+row's own ``partials`` rules. No derivative rule is written here. The sweeps are then two loops
+over the list:
 
     forward   v̇ᵢ = Σⱼ ∂vᵢ/∂vⱼ · v̇ⱼ      for i ascending   (j: the arguments of vᵢ)
     reverse   v̄ⱼ += v̄ᵢ · ∂vᵢ/∂vⱼ       for i descending  (starting from ȳ)
@@ -40,7 +39,7 @@ rule is written here. The sweeps are then two loops over the list:
 Neither recurses, so a trace of 10⁴ operations (or 10⁶) is no problem. The views —
 ``str(t)``, ``t._repr_html_()``, ``t.to_pandas()``, ``t.to_dot()``, ``t.plot()`` — only read
 the recording. diffx's own reverse-mode engine (:mod:`diffx.engines.reverse`) is built on
-:func:`record` and :func:`reverse_sweep`.
+:func:`~diffx.recording.record` and :func:`~diffx.recording.reverse_sweep`.
 """
 
 from __future__ import annotations
@@ -53,181 +52,17 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
-from diffx.errors import DiffxError, UnsupportedError
+from diffx.elementary import primal
+from diffx.errors import DiffxError
 from diffx.functions import Function, as_function
+from diffx.recording import Node, Tape, forward_sweep, record, reverse_sweep
 
-__all__ = ["Node", "Tape", "Trace", "forward_sweep", "primal", "record", "reverse_sweep", "trace"]
-
-# --------------------------------------------------------------------------------------------
-# Recording
-# --------------------------------------------------------------------------------------------
-class Tape:
-    """The recorded evaluation: ``nodes`` in evaluation order (the first ``n_inputs`` are the
-    inputs) and ``outputs``, one entry per output of ``f`` (a Node, or a constant when that
-    output does not depend on the inputs)."""
-
-    def __init__(self, n_inputs: int):
-        self.n_inputs = n_inputs
-        self.nodes: list[Node] = []
-        self.outputs: list[Any] = []
-
-
-class Node(E.TableArithmetic):
-    """One value of a recorded evaluation: ``value = op(*args)``.
-
-    ``args`` holds argument nodes and constants; ``inputs`` pairs the position of each argument
-    *node* in the tape with the local partial ∂value/∂argument, read from the table row.
-    Input nodes have ``op`` None and no arguments.
-    """
-
-    __slots__ = ("args", "index", "inputs", "op", "tape", "value")
-
-    def __init__(self, tape: Tape, op: E.Elementary | None, args: tuple, value: Any,
-                 inputs: tuple[tuple[int, Any], ...]):
-        self.tape, self.op, self.args, self.value, self.inputs = tape, op, args, value, inputs
-        self.index = len(tape.nodes)
-        tape.nodes.append(self)
-
-    # arithmetic: E.TableArithmetic (every operator is a row of the elementary table);
-    # comparisons look at values only (branches in user code follow the recorded path)
-    def __lt__(self, other): return primal(self) < primal(other)
-    def __le__(self, other): return primal(self) <= primal(other)
-    def __gt__(self, other): return primal(self) > primal(other)
-    def __ge__(self, other): return primal(self) >= primal(other)
-
-    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
-        row = E.row_for_ufunc(ufunc, method, kwargs)
-        return NotImplemented if row is None else row(*inputs)
-
-    def __float__(self):
-        raise TypeError("converting a traced value to float would drop it from the trace; "
-                        "use diffx functions (diffx.sin, ...) instead of math.*")
-
-    @property
-    def name(self) -> str:
-        """The node's name in the Griewank–Walther numbering: v₋₁, v₀, v₁, …"""
-        return "v" + str(self.index - self.tape.n_inputs + 1).translate(_SUBSCRIPTS)
-
-    def __repr__(self) -> str:
-        return f"<trace node {self.name} = {_op_name(self)} value {self.value!r}>"
-
-
-def _method(row: E.Elementary):
-    return lambda self, *others: row(self, *others)
-
-
-# numpy applies a ufunc to an object array (an array of nodes) by calling the element's method
-# of the ufunc's name: np.sin(array_of_nodes) calls node.sin() for each element
-for _ufunc, _row in E.ROW_OF_UFUNC.items():
-    if not hasattr(Node, _ufunc.__name__):
-        setattr(Node, _ufunc.__name__, _method(_row))
-
-
-def primal(x: Any) -> Any:
-    """The plain value under nodes and dual numbers."""
-    from diffx.engines.dual import Dual  # lazy: diffx.engines imports this module
-
-    while isinstance(x, (Node, Dual)):
-        x = x.value
-    return x
-
-
-def _record(row: E.Elementary, args: tuple) -> Any:
-    """The handler the table calls for an operation on nodes: append one node to the tape."""
-    args = tuple(E.unbox(a) for a in args)  # a node may arrive wrapped by functions.py
-    tape, values = None, []
-    for a in args:
-        if isinstance(a, Node):
-            if tape is not None and a.tape is not tape:
-                raise UnsupportedError("values from two different traces met in one "
-                                       "operation; diffx records one trace at a time")
-            tape = a.tape
-            values.append(a.value)
-        elif isinstance(a, np.ndarray) and a.ndim:
-            return row._elementwise(args)  # a node meets an array: one node per element
-        else:
-            values.append(a)
-    out = row(*values)
-    inputs = tuple((arg.index, partial(*values, out))
-                   for arg, partial in zip(args, row.partials) if isinstance(arg, Node))
-    return Node(tape, row, args, out, inputs)
-
-
-E.register_type(Node, _record)
-
-
-def _flatten(out: Any) -> list:
-    """A function's output (scalar, node, list, array of nodes) as a flat list of outputs."""
-    if isinstance(out, (list, tuple)) or (isinstance(out, np.ndarray) and out.ndim > 0):
-        return [item for o in out for item in _flatten(o)]
-    return [out]
-
-
-def record(fn: Function, x: Sequence[Any]) -> Tape:
-    """Run ``fn`` once at the point ``x`` on recording values and return the tape.
-
-    ``x`` has one entry per input: floats, or dual numbers (then every value, partial and
-    adjoint of the tape carries a tangent: that is how :mod:`diffx.engines.reverse` gets
-    second derivatives).
-    """
-    tape = Tape(len(x))
-    vector = np.empty(len(x), dtype=object)
-    for i, value in enumerate(x):
-        vector[i] = Node(tape, None, (), _as_value(value), ())
-    tape.outputs = _flatten(fn.on_vector(vector, len(x)))
-    return tape
-
-
-def _as_value(value: Any) -> Any:
-    # numpy floats, so a negative base to a fractional power is NaN (as numpy says), not complex
-    return np.float64(value) if isinstance(value, (int, float, np.floating)) else value
-
-
-# --------------------------------------------------------------------------------------------
-# The sweeps. A tangent or adjoint of None means "structurally zero" (not reached): sweeps skip
-# such nodes, so 0 · ∞ = NaN from an unrelated branch never pollutes a result.
-# --------------------------------------------------------------------------------------------
-def forward_sweep(tape: Tape, direction: Sequence[Any]) -> list:
-    """Tangents v̇ᵢ of every node for the input tangent ``direction`` (None where zero)."""
-    tangents: list[Any] = [d if _nonzero(d) else None for d in direction]
-    for node in tape.nodes[tape.n_inputs:]:
-        tangent = None
-        for j, partial in node.inputs:
-            if tangents[j] is not None:
-                term = partial * tangents[j]
-                tangent = term if tangent is None else tangent + term
-        tangents.append(tangent)
-    return tangents
-
-
-def reverse_sweep(tape: Tape, weights: Sequence[Any]) -> list:
-    """Adjoints v̄ᵢ = ∂(Σₖ wₖ yₖ)/∂vᵢ of every node, one pass from the outputs back (None where
-    the weighted output does not depend on the node)."""
-    adjoints: list[Any] = [None] * len(tape.nodes)
-    for output, weight in zip(tape.outputs, weights):
-        if isinstance(output, Node) and _nonzero(weight):
-            i = output.index
-            adjoints[i] = weight if adjoints[i] is None else adjoints[i] + weight
-    for node in reversed(tape.nodes):
-        adjoint = adjoints[node.index]
-        if adjoint is None:
-            continue
-        for j, partial in node.inputs:
-            term = adjoint * partial
-            adjoints[j] = term if adjoints[j] is None else adjoints[j] + term
-    return adjoints
-
-
-def _nonzero(x: Any) -> bool:
-    return not (isinstance(x, (int, float, np.floating)) and x == 0)
-
+# the recorder's names are re-exported: a trace is taught as "record, then sweep both ways"
+__all__ = ["Node", "Tape", "Trace", "forward_sweep", "record", "reverse_sweep", "trace"]
 
 # --------------------------------------------------------------------------------------------
 # The Trace
 # --------------------------------------------------------------------------------------------
-_SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
-
-
 class Trace:
     """One recorded evaluation of ``f`` at ``x`` with its forward and reverse sweeps.
 
@@ -298,7 +133,7 @@ class Trace:
         ``op`` is the table row's name (``"input"`` for inputs); ``args`` the argument node
         names, with constants as floats.
         """
-        return [{"name": node.name, "op": _op_name(node),
+        return [{"name": node.name, "op": node.op_name,
                  "args": tuple(a.name if isinstance(a, Node) else float(a) for a in node.args),
                  "value": float(node.value), "tangent": self.tangents[node.index],
                  "adjoint": self.adjoints[node.index]} for node in self.nodes]
@@ -340,7 +175,7 @@ class Trace:
         lines = []
         for node in self.nodes:
             partials = ", ".join(_number(primal(p), digits) for _, p in node.inputs)
-            lines.append([node.name, _op_name(node), self.expression(node),
+            lines.append([node.name, node.op_name, self.expression(node),
                           _number(node.value, digits), _number(self.tangents[node.index], digits),
                           _number(self.adjoints[node.index], digits), partials])
         return lines
@@ -528,10 +363,6 @@ _UNSUBSCRIPTS = str.maketrans("₋₀₁₂₃₄₅₆₇₈₉", "-0123456789"
 def _width(text: str) -> int:
     """Columns ``text`` takes in a terminal (combining accents, as in v̇ and v̄, take none)."""
     return sum(not unicodedata.combining(c) for c in text)
-
-
-def _op_name(node: Node) -> str:
-    return "input" if node.op is None else node.op.name
 
 
 def _to_float(x: Any) -> float:

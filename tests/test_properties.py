@@ -70,7 +70,8 @@ def _reference_or_none(call):
 
 
 def _intermediates_are_moderate(text: str, point: list[float]) -> bool:
-    from diffx.trace import primal, record
+    from diffx.elementary import primal
+    from diffx.trace import record
 
     fn = diffx.parse(text, variables=[f"x{i}" for i in range(len(point))] if len(point) > 1
                      else None)
@@ -85,7 +86,8 @@ def _chain_rule_scale(text: str, point: list[float], variables=None) -> np.ndarr
     recorded trace with |∂vᵢ/∂vⱼ|. Where the derivative is a difference of large terms
     (d/dx (x + 1/x) = 1 - 1/x² near 1) this, not |f'|, sets the scale of any float64
     engine's rounding error."""
-    from diffx.trace import Node, primal, record
+    from diffx.elementary import primal
+    from diffx.trace import Node, record
 
     fn = diffx.parse(text, variables=variables)
     with np.errstate(all="ignore"):

@@ -4,10 +4,10 @@ The mirror image of :mod:`diffx.engines.dual`. Forward mode pushes one tangent f
 to the outputs during the evaluation; reverse mode first *records* the evaluation, then pulls
 one adjoint from an output back to every input:
 
-1. record (:func:`diffx.trace.record`): run ``f`` once on recording values. Each elementary
+1. record (:func:`diffx.recording.record`): run ``f`` once on recording values. Each elementary
    operation appends a node ``vᵢ = op(args)`` holding its value and its local partials
    ∂vᵢ/∂vⱼ, read from the elementary table's ``partials`` (the rules the dual engine uses).
-2. sweep (:func:`diffx.trace.reverse_sweep`): set ȳ = 1 on an output, then visit the nodes
+2. sweep (:func:`diffx.recording.reverse_sweep`): set ȳ = 1 on an output, then visit the nodes
    backwards and hand each node's adjoint to its arguments,
 
        v̄ⱼ += v̄ᵢ · ∂vᵢ/∂vⱼ
@@ -38,7 +38,7 @@ from diffx.engines.dual import Dual, new_tag, tangent_of
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError
 from diffx.functions import Function
-from diffx.trace import record, reverse_sweep
+from diffx.recording import record, reverse_sweep
 
 __all__ = ["ENGINES", "derivative", "gradients", "hessian", "jacobian"]
 
