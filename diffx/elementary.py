@@ -347,6 +347,19 @@ _np_deg2rad = _with_complex_form(np.deg2rad, lambda x: x * (math.pi / 180.0))  #
 _np_rad2deg = _with_complex_form(np.rad2deg, lambda x: x * (180.0 / math.pi))
 
 
+_MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf; numpy has no erf ufunc
+
+
+def _np_erf(x):
+    if np.iscomplexobj(x):
+        raise UnsupportedError(
+            "erf has no accurate complex form here (numpy has none, and mpmath's loses the "
+            "tiny imaginary part complex-step needs), so complex-step differentiation cannot "
+            "pass through it; use method='central' or an automatic method")
+    out = _MATH_ERF(np.asarray(x, dtype=float))
+    return out[()] if out.ndim == 0 else out
+
+
 def _np_reciprocal(x):
     return np.true_divide(1.0, x)  # np.reciprocal of an int is an int (1/2 -> 0)
 
@@ -564,6 +577,9 @@ sigmoid = _row("sigmoid", _np_sigmoid, lambda x: 1 / (1 + mpmath.exp(-x)),
 softplus = _row("softplus", _np_softplus, lambda x: mpmath.log1p(mpmath.exp(x)),
                 lambda x: sympy.log(1 + sympy.exp(x)), lambda tf: tf.math.softplus,
                 [lambda x, y: sigmoid(x)], doc="log(1 + exp(x))")
+erf = _row("erf", _np_erf, mpmath.erf, sympy.erf, lambda tf: tf.math.erf,
+           [lambda x, y: 2.0 * exp(-x * x) / sqrt(_pi_like(x))],
+           doc="the error function 2/sqrt(pi) * integral of exp(-t**2) from 0 to x")
 relu = _row("relu", _np_relu, _mp_relu, _sympy_relu, lambda tf: tf.nn.relu,
             [lambda x, y: heaviside(x)], domain=Domain(kinks=(0.0,)), analytic=False,
             sympy_uses_partials=True,
@@ -594,7 +610,7 @@ FUNCTIONS: dict[str, Elementary] = {
     r.name: r
     for r in (sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arcsin, arccos, arctan, abs,
               sigmoid, softplus, relu, sign, heaviside, expm1, log1p, exp2, log2, log10, hypot,
-              logaddexp)
+              logaddexp, erf)
 }
 NUMPY_ONLY: dict[str, Elementary] = {r.name: r for r in (square, reciprocal, positive, deg2rad,
                                                          rad2deg)}

@@ -84,6 +84,7 @@ UNARY_POINTS: dict[str, list[float]] = {
     "positive": [-3.5, 0.7, 12.0],
     "deg2rad": [-200.0, 0.7, 45.0, 1e3],
     "rad2deg": [-4.0, 0.7, 1.3, 1e3],
+    "erf": [-3.0, -0.5, 1e-5, 0.8, 2.5, 5.0],
 }
 # Binary operators; power only with a positive base (its second partial is out·log(a)).
 BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
@@ -344,6 +345,20 @@ def test_non_analytic_rows_refuse_complex(name: str, z) -> None:
         row(z)
 
 
+def test_erf_takes_arrays_and_refuses_complex_step_clearly() -> None:
+    xs = np.array([[-1.0, 0.0], [0.5, 30.0]])
+    got = diffx.erf(xs)
+    assert got.shape == (2, 2) and got.dtype == np.float64
+    assert [float(v) for v in got.ravel()] == [math.erf(v) for v in xs.ravel()]
+    assert isinstance(diffx.erf(0.5), float | np.floating)
+    with pytest.raises(UnsupportedError, match="complex-step"):
+        diffx.derivative("erf(x)", 0.5, method="complex-step")
+    # d/dx erf(x) = 2/sqrt(pi)·exp(-x²), at 50 digits
+    with mpmath.workdps(DPS):
+        truth = 2 / mpmath.sqrt(mpmath.pi) * mpmath.exp(-mpmath.mpf(0.5) ** 2)
+    assert _rel(diffx.derivative("erf(x)", 0.5, method="dual"), truth) <= DUAL_RTOL
+
+
 def test_complex_step_through_abs_is_refused() -> None:
     with pytest.raises(UnsupportedError):
         diffx.derivative("abs(x)", 1.5, method="complex-step")
@@ -497,7 +512,7 @@ SMOOTH_RANGES: dict[str, tuple[float, float]] = {
     "cosh": (-20.0, 20.0), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9),
     "arctan": (-100.0, 100.0), "sigmoid": (-30.0, 30.0), "softplus": (-30.0, 30.0),
     "expm1": (-30.0, 30.0), "exp2": (-50.0, 50.0), "log1p": (-0.9, 1e3), "log2": (1e-3, 1e3),
-    "log10": (1e-3, 1e3),
+    "log10": (1e-3, 1e3), "erf": (-6.0, 6.0),
 }
 DUAL_RTOL = 1e-13  # ≈ 450·EPS (the brief's bound): a rule is a few roundings, measured ≤ 1e-15
 
