@@ -28,8 +28,8 @@ from diffx.errors import DomainError, DomainWarning, NonDifferentiableWarning
 from diffx.reference import reference_derivative, reference_gradient
 
 RTOL = 1e-12
-SMOOTH = [name for name, row in E.FUNCTIONS.items() if row.analytic]
-KINKED = [name for name, row in E.FUNCTIONS.items() if not row.analytic]
+SMOOTH = [name for name, row in E.FUNCTIONS.items() if row.analytic and row.arity == 1]
+KINKED = [name for name, row in E.FUNCTIONS.items() if not row.analytic and row.arity == 1]
 CONSTANTS = st.sampled_from(["2", "3", "0.5", "1.5", "pi", "e", "0.1"])
 POINTS = st.floats(min_value=-3.0, max_value=3.0, allow_nan=False).map(lambda v: round(v, 6))
 
@@ -78,7 +78,10 @@ def _intermediates_are_moderate(text: str, point: list[float]) -> bool:
     with np.errstate(all="ignore"):
         tape = record(fn, point)
     values = [float(primal(node.value)) for node in tape.nodes]
-    return all(math.isfinite(v) and abs(v) < 1e8 for v in values)
+    # below 1e5: the rounding of an intermediate u (|u|·ε) moves cos(u) by |u·tan u|·ε, which
+    # for sin(1/x) at x = 1e-6 (u = 1e6) is 1.7e-11 in every float64 engine (measured before
+    # the table grew too): a property of float64, not of an engine, so such points are excluded
+    return all(math.isfinite(v) and abs(v) < 1e5 for v in values)
 
 
 def _chain_rule_scale(text: str, point: list[float], variables=None) -> np.ndarray:

@@ -117,9 +117,15 @@ def _by_table_rules(expr: sympy.Expr) -> sympy.Expr:
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
+    """``expr`` simplified when that is fast and not longer. A simplification that brings in
+    an infinity is refused: simplify can split x²·sign(x)/sign(x + 2) into a Piecewise with zoo
+    at x = -2, which lambdify cannot print (and the unsimplified form evaluates there anyway)."""
     if sympy.count_ops(expr) > SIMPLIFY_MAX_OPS:
         return expr
     simpler = sympy.simplify(expr, ratio=1.0)
+    infinite = (sympy.zoo, sympy.oo, -sympy.oo, sympy.nan)
+    if simpler.has(*infinite) and not expr.has(*infinite):
+        return expr
     return simpler if sympy.count_ops(simpler) <= sympy.count_ops(expr) else expr
 
 
