@@ -237,11 +237,12 @@ def test_all_finite_reads_every_element_even_when_the_sum_overflows() -> None:
 # --------------------------------------------------------------------------------------------
 @pytest.fixture
 def recordings(monkeypatch) -> list:
-    """The recordings of f made while a test runs (diffx.trace.record)."""
-    trace_module = importlib.import_module("diffx.trace")  # (diffx.trace is also a function)
+    """The recordings of f the point policy makes while a test runs (diffx.recording.record,
+    as diffx.points calls it)."""
+    points_module = importlib.import_module("diffx.points")
     calls: list = []
-    original = trace_module.record
-    monkeypatch.setattr(trace_module, "record", lambda fn, x: calls.append(x) or original(fn, x))
+    original = points_module.record
+    monkeypatch.setattr(points_module, "record", lambda fn, x: calls.append(x) or original(fn, x))
     return calls
 
 
