@@ -60,7 +60,7 @@ from diffx.compare import (
     warm_up,
 )
 from diffx.compare.formatting import format_seconds, format_value
-from diffx.engines import METHODS
+from diffx.engines import METHODS, family_of
 from diffx.errors import (
     DiffxError,
     DomainError,
@@ -477,18 +477,18 @@ class Explorer:
             except DiffxError as exc:  # the rows still show what each method returns
                 return exc
 
-        # the symbolic method and the reference expand the expression: they go last, so that a
+        # the reference and the symbolic family expand the expression: they go last, so that a
         # time-out still leaves the other methods' values on the page
-        order = sorted(settings.methods, key=lambda m: m == "symbolic")
+        expanding = [m for m in settings.methods if family_of(m) == "symbolic"]
         parts: list[tuple[str, Callable[[], Any], Callable[[Any], None]]] = [
             (f"the {method} method", partial(_quiet, _measure, fn, point, kind, method, step),
-             partial(done.__setitem__, method)) for method in order if method != "symbolic"]
+             partial(done.__setitem__, method))
+            for method in settings.methods if method not in expanding]
         parts.append(("the 50-digit reference", partial(_quiet, reference),
                       partial(setattr, snapshot, "reference")))
-        if "symbolic" in order:
-            parts.append(("the symbolic method",
-                          partial(_quiet, _measure, fn, point, kind, "symbolic", None),
-                          partial(done.__setitem__, "symbolic")))
+        parts += [(f"the {method} method",
+                   partial(_quiet, _measure, fn, point, kind, method, None),
+                   partial(done.__setitem__, method)) for method in expanding]
         stopped = _run_parts(parts, self.time_limit)
         if isinstance(snapshot.reference, DiffxError):
             snapshot.error = f"No reference derivative here: {_message(snapshot.reference)}"
