@@ -40,7 +40,16 @@ from typing import Any
 import numpy as np
 
 from diffx.elementary import TableArithmetic
-from diffx.engines import dual, numeric, registry, reverse, symbolic, tape
+from diffx.engines import (
+    dual,
+    dual_arrays,  # noqa: F401 - installs the array rules into dual (dual never imports it)
+    dual_speed,  # noqa: F401 - installs the speedups into dual (the same numbers, faster)
+    numeric,
+    registry,
+    reverse,
+    symbolic,
+    tape,
+)
 from diffx.engines.estimate import Estimate
 from diffx.engines.registry import (
     DESCRIPTIONS,

@@ -12,8 +12,9 @@ Five ideas on top of that rule make the engine:
 
 1. **numpy-native.** Values and tangents may be numpy arrays. ``np.sin(d)`` goes through
    ``__array_ufunc__`` to the table's row; ``np.sum``, ``np.where``, ``np.reshape`` … through
-   ``__array_function__`` to their entry in :mod:`diffx.array_rules`, read here by kind (a
-   linear function acts on value and tangent alike). Anything else raises UnsupportedError.
+   ``__array_function__`` to their entry in :mod:`diffx.array_rules`, read by kind in
+   :mod:`diffx.engines.dual_arrays` (a linear function acts on value and tangent alike).
+   Anything else raises UnsupportedError.
 2. **Chunks of directions.** A tangent may carry k directions at once: its shape is then
    ``(k, *value.shape)`` (the dual is *chunked*). One pass gives k columns of a Jacobian, so an
    n-gradient costs ⌈n/k⌉ passes. The chunk axis always comes first; rules shift axes by one.
@@ -47,19 +48,20 @@ import itertools
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from diffx import elementary as E
-from diffx.array_rules import ARRAY_RULES, ArrayRule
+from diffx.array_rules import ARRAY_RULES
+from diffx.elementary import primal
 from diffx.engines.registry import Engine
-from diffx.errors import DiffxError, DomainWarning, NonDifferentiableWarning, UnsupportedError
+from diffx.errors import DiffxError, DomainWarning, UnsupportedError
 from diffx.functions import Function, ParsedFunction
 from diffx.points import all_finite
 
-__all__ = ["ENGINES", "Dual", "Jet", "aligned_tangent", "apply_rule", "derivative",
-           "dual_rule", "gradient", "hessian", "jacobian", "jvp", "new_tag", "tangent_of"]
+__all__ = ["ENGINES", "Dual", "Installed", "Jet", "aligned_tangent", "apply_rule", "derivative",
+           "dual_rule", "gradient", "hessian", "jacobian", "jvp", "new_tag", "tangent_of", "warn"]
 
 _TAGS = itertools.count(1)
 
@@ -73,18 +75,31 @@ def _ndim(x: Any) -> int:
     return x.ndim if hasattr(x, "ndim") else np.ndim(x)
 
 
-def _primal(x: Any) -> Any:
-    """The plain number under any layers of duals and jets."""
-    while isinstance(x, (Dual, Jet)):
-        x = x.value
-    return x
+class Installed:
+    """What the two modules beside this one install when they are imported (``diffx.engines``
+    imports both; neither is imported from here, so the lesson reads without them):
+
+    - :mod:`diffx.engines.dual_arrays` — the rules for numpy's array functions (``np.sum``,
+      ``np.where``, ``@`` …, read from :mod:`diffx.array_rules` by kind) and for the ufuncs
+      with a kink, ``np.maximum`` / ``np.minimum``: ``array_rules[kind]``, ``ufuncs[ufunc]``;
+    - :mod:`diffx.engines.dual_speed` — the same numbers, faster: ``chunk_size`` (directions
+      per pass), ``by_blocks`` (jvp of a long elementwise callable), ``compiled_program`` and
+      ``fast_derivative`` (a parsed f of one variable as straight code), ``holds_back`` (a
+      warning the block replay reports once).
+    """
+
+    array_rules: ClassVar[dict[str, Callable]] = {}
+    ufuncs: ClassVar[dict[np.ufunc, Callable]] = {}
+    chunk_size: ClassVar[Callable | None] = None
+    by_blocks: ClassVar[Callable | None] = None
+    compiled_program: ClassVar[Callable | None] = None
+    fast_derivative: ClassVar[Callable | None] = None
+    holds_back: ClassVar[Callable[[Warning], bool] | None] = None
 
 
-def _warn(warning: Warning) -> None:
-    """Warn from an operation (a tie of np.maximum), unless dual_speed's blocks hold it back."""
-    from diffx.engines.dual_speed import noted  # lazy: it imports this module (ties are rare)
-
-    if not noted(warning):
+def warn(warning: Warning) -> None:
+    """Warn from an operation (a tie of np.maximum), unless dual_speed's replay holds it back."""
+    if Installed.holds_back is None or not Installed.holds_back(warning):
         warnings.warn(warning, stacklevel=4)
 
 
@@ -108,19 +123,19 @@ class Dual(E.TableArithmetic):
     def __pow__(self, other):  # x**2 as x·x: the same numbers, without a general pow
         two = type(other) in (int, float) and other == 2
         return E.multiply(self, self) if two else E.power(self, other)
-    def __matmul__(self, other): return _matmul(self, other)
-    def __rmatmul__(self, other): return _matmul(other, self)
+    def __matmul__(self, other): return np.matmul(self, other)
+    def __rmatmul__(self, other): return np.matmul(other, self)
 
     # comparisons look at values only (so branches in user code follow the primal path)
-    def __lt__(self, other): return _primal(self) < _primal(other)
-    def __le__(self, other): return _primal(self) <= _primal(other)
-    def __gt__(self, other): return _primal(self) > _primal(other)
-    def __ge__(self, other): return _primal(self) >= _primal(other)
-    def __bool__(self): return bool(_primal(self))
+    def __lt__(self, other): return primal(self) < primal(other)
+    def __le__(self, other): return primal(self) <= primal(other)
+    def __gt__(self, other): return primal(self) > primal(other)
+    def __ge__(self, other): return primal(self) >= primal(other)
+    def __bool__(self): return bool(primal(self))
 
     # array behaviour: shape and indexing are the value's; the chunk axis stays in front
     @property
-    def shape(self) -> tuple: return np.shape(_primal(self))
+    def shape(self) -> tuple: return np.shape(primal(self))
     @property
     def ndim(self) -> int: return _ndim(self.value)
     @property
@@ -163,13 +178,13 @@ class Dual(E.TableArithmetic):
 
     def __array_function__(self, func, types, args, kwargs):
         rule = ARRAY_RULES.get(func)
-        if rule is None or rule.kind not in KIND_RULES:
+        if rule is None or rule.kind not in Installed.array_rules:
             raise UnsupportedError(
                 f"numpy.{func.__name__} has no rule for dual numbers; supported numpy functions: "
                 f"{', '.join(sorted(f.__name__ for f in ARRAY_RULES if f is not np.matmul))}; "
                 f"ufuncs: those of diffx's elementary table, maximum, minimum, matmul and "
                 f"comparisons")
-        return KIND_RULES[rule.kind](rule, *rule.bind(args, kwargs))
+        return Installed.array_rules[rule.kind](rule, *rule.bind(args, kwargs))
 
     def __float__(self):
         raise TypeError("converting a Dual to float would drop its derivative; "
@@ -223,11 +238,9 @@ def aligned_tangent(d: Dual, ndim: int) -> Any:
     return tangent
 
 
-_dual_rule, _aligned = dual_rule, aligned_tangent  # the names the ufunc rules below use
-
-
 # ============================================================================================
-# numpy ufuncs: table rows (every ufunc with a derivative, E.ROW_OF_UFUNC), comparisons
+# numpy ufuncs: table rows (every ufunc with a derivative, E.ROW_OF_UFUNC), comparisons,
+# and those dual_arrays installs
 # ============================================================================================
 # ufuncs that look at values only (their result has no derivative)
 PRIMAL_ONLY = frozenset({np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
@@ -240,133 +253,14 @@ def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
         if row is not None:
             return row(*inputs)
         if ufunc in PRIMAL_ONLY:
-            return ufunc(*(_primal(x) for x in inputs))
-        if ufunc is np.maximum or ufunc is np.minimum:
-            return _extremum(*inputs, largest=ufunc is np.maximum)
-        if ufunc is np.matmul:
-            return _matmul(*inputs)
+            return ufunc(*(primal(x) for x in inputs))
+        if ufunc in Installed.ufuncs:  # np.maximum, np.minimum, np.matmul (dual_arrays)
+            return Installed.ufuncs[ufunc](*inputs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     raise UnsupportedError(
         f"numpy.{name}{' with ' + ', '.join(kwargs) + '=' if kwargs else ''} has no rule for "
         f"dual numbers (it is not in diffx's elementary table); use the table's functions "
         f"({', '.join(E.FUNCTIONS)}) and + - * / **")
-
-
-def _extremum(a: Any, b: Any, largest: bool) -> Dual:
-    """np.maximum / np.minimum: the tangent of the winner; at a tie the value between the two
-    tangents closest to zero (the module's kink convention)."""
-    tag, (va, vb), (ta, tb), _ = _split((a, b))
-    value = np.maximum(va, vb) if largest else np.minimum(va, vb)
-    pa, pb = _primal(va), _primal(vb)
-    a_wins = pa > pb if largest else pa < pb
-    tie = pa == pb
-    tangent = np.where(a_wins, ta, tb)
-    if np.any(tie):
-        low, high = np.minimum(ta, tb), np.maximum(ta, tb)
-        between = np.maximum(low, np.minimum(high, 0.0))  # the median of (ta, tb, 0)
-        tangent = np.where(tie, between, tangent)
-        if np.any(tie & (_primal(ta) != _primal(tb))):
-            _warn(NonDifferentiableWarning(
-                f"numpy.{'maximum' if largest else 'minimum'} at a tie of arguments with "
-                f"different derivatives: not differentiable there; using the derivative "
-                f"between the one-sided ones closest to zero"))
-    return Dual(value, tangent, tag)
-
-
-def _split(items: tuple) -> tuple[int, list, list, tuple]:
-    """For a rule with several array arguments: the newest tag, the values and the tangents
-    (aligned to the broadcast result; zeros for constants), and the chunk prefix ``(k,)``."""
-    duals = [x for x in items if isinstance(x, Dual)]
-    tag = max(d.tag for d in duals)
-    ours = [x for x in duals if x.tag == tag]
-    lead = tuple(np.shape(_primal(ours[0].tangent)))[:1] if ours[0].chunked else ()
-    values = [x.value if isinstance(x, Dual) and x.tag == tag else x for x in items]
-    ndim = max(np.ndim(_primal(v)) for v in values)
-    zero = np.zeros(lead + (1,) * ndim) if lead else 0.0  # broadcasts like any tangent
-    tangents = [_aligned(x, ndim) if isinstance(x, Dual) and x.tag == tag else zero
-                for x in items]
-    return tag, values, tangents, lead
-
-
-# ============================================================================================
-# numpy array functions: each kind of diffx.array_rules, read once for duals
-# ============================================================================================
-def _linear(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    """f(x + t·ε) = f(x) + f(t)·ε: the function itself on the tangent (zeros for constant
-    pieces of a sequence), with its axes and shape moved past a chunk axis (if any)."""
-    pieces = list(arrays[0]) if rule.sequence else arrays
-    if rule.flattens and params.get(rule.axis, rule.default(rule.axis)) is None:
-        pieces, params = [np.ravel(p) for p in pieces], {**params, rule.axis: 0}
-    duals = [p for p in pieces if isinstance(p, Dual)]
-    if not duals:
-        return rule.function(pieces if rule.sequence else pieces[0], **params)
-    tag = max(d.tag for d in duals)
-    owner = next(d for d in duals if d.tag == tag)
-    lead = np.shape(_primal(owner.tangent))[:1] if owner.chunked else ()
-    mine = [isinstance(p, Dual) and p.tag == tag for p in pieces]
-    values = [p.value if m else p for p, m in zip(pieces, mine)]
-    tangents = [p.tangent if m else np.zeros(lead + np.shape(_primal(p)))
-                for p, m in zip(pieces, mine)]
-    if rule.shape and lead:  # broadcast_to: unit axes after the chunk axis, then the shape
-        tangents = [aligned_tangent(pieces[0], len(np.atleast_1d(params[rule.shape])))]
-    moved = rule.with_leading_axis(params, _ndim(values[0]), lead[0]) if lead else params
-    if not rule.sequence:
-        values, tangents = values[0], tangents[0]
-    return Dual(rule.function(values, **params), rule.function(tangents, **moved), tag)
-
-
-def _reshape(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    """Same elements in the same order, a new shape: the tangent takes the value's new shape."""
-    x = arrays[0]
-    if not isinstance(x, Dual):
-        return rule.function(x, **params)
-    value = rule.function(x.value, **params)
-    lead = np.shape(_primal(x.tangent))[:1] if x.chunked else ()
-    return Dual(value, np.reshape(x.tangent, lead + np.shape(_primal(value))), x.tag)
-
-
-def _bilinear(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    """np.dot: matmul on vectors and matrices (:func:`_matmul`), a product with a scalar."""
-    a, b = arrays
-    if np.ndim(_primal(a)) == 0 or np.ndim(_primal(b)) == 0:
-        return a * b
-    return _matmul(a, b)
-
-
-def _matmul(a: Any, b: Any) -> Any:
-    """a @ b for vectors and matrices: d(ab) = da·b + a·db (bilinear)."""
-    if not any(isinstance(x, Dual) for x in (a, b)):
-        return np.matmul(a, b)
-    if max(np.ndim(_primal(a)), np.ndim(_primal(b))) > 2:
-        raise UnsupportedError("matmul/dot of dual numbers supports vectors and matrices "
-                               "(ndim <= 2) only")
-    tag, (va, vb), _, _ = _split((a, b))
-    terms = []
-    if isinstance(a, Dual) and a.tag == tag:
-        terms.append(a.tangent @ vb)  # a chunk axis in front acts as extra rows or a batch axis
-    if isinstance(b, Dual) and b.tag == tag:
-        tb = b.tangent
-        terms.append((va @ tb.T).T if b.chunked and b.ndim == 1 else va @ tb)
-    return Dual(va @ vb, sum(terms[1:], terms[0]), tag)
-
-
-def _selection(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    """np.where(c, a, b): c is read from values; the tangent is chosen like the value."""
-    condition = _primal(params[rule.condition])
-    if not any(isinstance(a, Dual) for a in arrays):
-        return rule.function(condition, *(a for a in arrays if a is not None))
-    tag, values, tangents, _ = _split(tuple(arrays))
-    return Dual(rule.function(condition, *values), rule.function(condition, *tangents), tag)
-
-
-def _of_the_value(rule: ArrayRule, arrays: list, params: dict) -> Any:
-    return rule.function(_primal(arrays[0]), **params)  # shape, zeros_like: no derivative
-
-
-KIND_RULES: dict[str, Callable[[ArrayRule, list, dict], Any]] = {
-    "linear": _linear, "reshape": _reshape, "bilinear": _bilinear, "selection": _selection,
-    "composed": lambda rule, arrays, params: rule.composition(*arrays, **params),
-    "query": _of_the_value, "constant": _of_the_value}
 
 
 # ============================================================================================
@@ -465,7 +359,7 @@ def tangent_of(out: Any, tag: int) -> Any:
     """The tangent of ``out`` for perturbation ``tag`` (zero when ``out`` does not depend on it)."""
     if isinstance(out, Dual) and out.tag == tag:
         return out.tangent
-    return np.zeros_like(_primal(out), dtype=float) if np.ndim(_primal(out)) else 0.0
+    return np.zeros_like(primal(out), dtype=float) if np.ndim(primal(out)) else 0.0
 
 
 def _value(out: Any, tag: int) -> Any:
@@ -489,8 +383,8 @@ def _push(fn: Function, x: Any, directions: np.ndarray) -> tuple[list, list]:
     """The core: evaluate ``fn`` once at ``x + Σ directions[i]·εᵢ``; return the outputs' values
     and tangents (each tangent has shape (k,) for a block of k directions, () for one)."""
     tag = new_tag()
-    out = fn.on_vector(Dual(x, directions, tag), np.size(_primal(x)))
-    lead = directions.shape[:1] if directions.ndim > np.ndim(_primal(x)) else ()
+    out = fn.on_vector(Dual(x, directions, tag), np.size(primal(x)))
+    lead = directions.shape[:1] if directions.ndim > np.ndim(primal(x)) else ()
     if isinstance(out, Dual) and out.tag == tag and out.ndim > 0 \
             and not isinstance(out.value, (Dual, Jet)):  # one array output: no per-item duals
         if np.shape(out.tangent) != lead + out.shape:
@@ -500,7 +394,7 @@ def _push(fn: Function, x: Any, directions: np.ndarray) -> tuple[list, list]:
     outs = _outputs(out)
     tangents = [tangent_of(o, tag) if isinstance(o, Dual) and o.tag == tag else np.zeros(lead)
                 for o in outs]
-    if any(np.shape(_primal(t)) != lead for t in tangents):
+    if any(np.shape(primal(t)) != lead for t in tangents):
         raise _NotChunkable
     return [_value(o, tag) for o in outs], tangents
 
@@ -520,11 +414,11 @@ def jacobian(fn: Function, x: np.ndarray, chunk: int | None = None) -> np.ndarra
 
 def _chunked(core: Callable, fn: Function, x: np.ndarray, chunk: int | None,
              nested: bool = False) -> np.ndarray:
-    """``core`` with k directions per pass (dual_speed.chunk_size: ``chunk``, or a default)."""
-    from diffx.engines.dual_speed import chunk_size  # lazy: it imports this module
-
+    """``core`` with k directions per pass: ``chunk``, or dual_speed's choice (all n without)."""
+    k = chunk if Installed.chunk_size is None else Installed.chunk_size(fn, x.size, chunk,
+                                                                        nested)
     try:
-        return core(fn, x, chunk_size(fn, x.size, chunk, nested))
+        return core(fn, x, k or x.size)
     except (_NotChunkable, ValueError, TypeError, IndexError):
         # a callable that handles Dual tangents itself (Dual(v.value.sum(), v.tangent.sum())):
         # give it what it expects, one direction per pass (an error of its own recurs here)
@@ -578,7 +472,6 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
     >>> jvp("x*y", [1.0, 2.0], [3.0, -1.0])
     (2.0, 5.0)
     """
-    from diffx.engines import dual_speed  # lazy: dual_speed imports this module
     from diffx.functions import as_function
 
     fn = as_function(f)
@@ -593,14 +486,14 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
             direction = np.broadcast_to(direction, point.shape).copy()
     tag = new_tag()
     with np.errstate(all="ignore"):
-        blocked = dual_speed.by_blocks(fn, point, direction, tag)
+        blocked = Installed.by_blocks and Installed.by_blocks(fn, point, direction, tag)
         if blocked is None:
-            out = fn.on_vector(Dual(point, direction, tag), np.size(_primal(point)))
+            out = fn.on_vector(Dual(point, direction, tag), np.size(primal(point)))
     if blocked is not None:
         value, tangent, finite = blocked
     else:
         value, tangent = _value_and_tangent(out, tag, direction, point)
-        finite = all_finite(_primal(value)) and all_finite(_primal(tangent))
+        finite = all_finite(primal(value)) and all_finite(primal(tangent))
     if not finite:
         warnings.warn(DomainWarning(
             f"jvp of {fn.name}: the value or the tangent is not finite (a point outside the "
@@ -610,13 +503,13 @@ def jvp(f: Any, x: Any, v: Any) -> tuple[Any, Any]:
 
 def _value_and_tangent(out: Any, tag: int, direction: Any, point: Any) -> tuple[Any, Any]:
     """jvp's result from f's output: arrays for one output, stacked for a list of outputs."""
-    lead = direction.shape[:1] if np.ndim(direction) > np.ndim(_primal(point)) else ()
+    lead = direction.shape[:1] if np.ndim(direction) > np.ndim(primal(point)) else ()
     if isinstance(out, (list, tuple)):
-        values = np.array([_primal(_value(o, tag)) for o in out], dtype=float)
+        values = np.array([primal(_value(o, tag)) for o in out], dtype=float)
         return values, np.stack([np.broadcast_to(np.asarray(tangent_of(o, tag), dtype=float),
                                                  lead) for o in out], axis=-1)
     tangent = tangent_of(out, tag) if isinstance(out, Dual) and out.tag == tag else \
-        np.zeros(lead + np.shape(_primal(out)))
+        np.zeros(lead + np.shape(primal(out)))
     return _value(out, tag), tangent
 
 
@@ -634,31 +527,28 @@ def derivative(fn: Function, x: Any, order: int = 1) -> Any:
     if order == 0:
         return fn.on_vector([x], 1)
     tag = new_tag()
-    if order == 1 and isinstance(fn, ParsedFunction) and len(fn.variables) == 1 \
-            and not fn.vector_output and not isinstance(x, (Dual, Jet)):
-        from diffx.engines.dual_speed import compiled_program  # lazy: it imports this module
-
-        return float(compiled_program(fn)(float(x))[1])
+    if order == 1 and Installed.compiled_program and isinstance(fn, ParsedFunction) \
+            and len(fn.variables) == 1 and not fn.vector_output and not isinstance(x, (Dual, Jet)):
+        return float(Installed.compiled_program(fn)(float(x))[1])
     if order == 1:
         result = tangent_of(_outputs(fn.on_vector([Dual(x, 1.0, tag)], 1))[0], tag)
     else:
         out = _outputs(fn.on_vector([Jet([x, 1.0], tag)], 1))[0]
         result = math.factorial(order) * _coefficient(out, order, tag) if isinstance(
             out, Jet) and out.tag == tag else 0.0
-    return result if isinstance(result, (Dual, Jet)) else float(_primal(result))
+    return result if isinstance(result, (Dual, Jet)) else float(primal(result))
 
 
 def _shortcut(f: Any, x: Any, order: int, variables: Any, full_output: bool) -> Any:
     """``derivative(f, x, "dual")`` before the general path: at a dual or jet x (a derivative
     nested in an outer one) the result keeps the outer perturbation; a parsed f at a plain
-    point may take the one-pass program (:func:`diffx.engines.dual_speed.fast_derivative`)."""
+    point may take dual_speed's one-pass program (``Installed.fast_derivative``)."""
     if isinstance(x, (Dual, Jet)):
         from diffx.functions import as_function
 
         return derivative(as_function(f, variables), x, order)
-    from diffx.engines import dual_speed
-
-    return None if full_output else dual_speed.fast_derivative(f, x, order)
+    fast = Installed.fast_derivative
+    return None if full_output or fast is None else fast(f, x, order)
 
 
 ENGINES = (Engine("dual", "automatic", "forward-mode AD with diffx's dual numbers",

@@ -35,9 +35,10 @@ plain path (tests/test_dual_blocks.py, tests/test_dual.py).
    one-pass shortcut): the expression tree compiled once into closures on floats, the same
    chain rule without building Dual objects.
 
-Imports: this module imports :mod:`diffx.engines.dual`; dual imports it lazily, inside the
-functions that call it (no import cycle), and ``diffx.engines`` imports both. At import it
-registers :func:`fast_dual_rule` for Dual, and its probe type, with the elementary table.
+Imports: this module imports :mod:`diffx.engines.dual`, never the other way round; at import
+it installs its functions in ``dual.Installed`` (``diffx.engines`` imports it) and registers
+:func:`fast_dual_rule` for Dual, and its probe type, with the elementary table. Without it the
+plain engine runs, with the same numbers.
 """
 
 from __future__ import annotations
@@ -54,7 +55,7 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
-from diffx.engines.dual import Dual, aligned_tangent, apply_rule
+from diffx.engines.dual import Dual, Installed, aligned_tangent, apply_rule
 from diffx.errors import DiffxError
 from diffx.functions import (
     Apply,
@@ -195,7 +196,7 @@ _TIES: contextvars.ContextVar[tuple[list, bool] | None] = contextvars.ContextVar
 
 
 def noted(warning: Warning) -> bool:
-    """Called by an operation that warns (dual._warn): while jvp runs blocks, note the warning
+    """Called by an operation that warns (dual.warn): while jvp runs blocks, note the warning
     (each operation warns once, as on the whole array); True when it must not warn now."""
     notes = _TIES.get()
     if notes is not None:
@@ -678,3 +679,10 @@ def fast_derivative(f: Any, x: Any, order: int) -> float | None:
     if math.isfinite(value) and math.isfinite(slope):
         return float(slope)
     return None
+
+
+Installed.chunk_size = staticmethod(chunk_size)
+Installed.by_blocks = staticmethod(by_blocks)
+Installed.compiled_program = staticmethod(compiled_program)
+Installed.fast_derivative = staticmethod(fast_derivative)
+Installed.holds_back = staticmethod(noted)
