@@ -38,7 +38,8 @@ from dataclasses import dataclass
 from diffx.errors import DiffxError
 from diffx.functions import Function, parse
 
-__all__ = ["CATALOG", "KINDS", "CatalogEntry", "UnknownEntryError", "get", "names"]
+__all__ = ["CATALOG", "KINDS", "CatalogEntry", "UnknownEntryError", "get", "logistic_iterate",
+           "names"]
 
 KINDS: tuple[str, ...] = ("scalar", "multivariate", "vector", "seed", "hard")
 
@@ -88,7 +89,7 @@ def _rosenbrock_sum(n: int) -> str:
     return " + ".join(f"100*(x{i + 1} - x{i}**2)**2 + (1 - x{i})**2" for i in range(n - 1))
 
 
-def _logistic_iterate(times: int) -> str:
+def logistic_iterate(times: int) -> str:
     """The logistic map 4*x*(1 - x) composed ``times`` times, written out as one expression."""
     expression = "x"
     for _ in range(times):
@@ -215,7 +216,7 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
                  description="sin composed 4 times: a deep chain rule"),
     CatalogEntry("nested_exp_sin", "exp(sin(exp(sin(x))))", (1.1,), "hard",
                  description="exp and sin alternating: symbolic derivatives swell"),
-    CatalogEntry("logistic_map", _logistic_iterate(4), (0.3,), "hard",
+    CatalogEntry("logistic_map", logistic_iterate(4), (0.3,), "hard",
                  description="the chaotic logistic map 4x(1-x) composed 4 times, written out as "
                              "one degree-16 polynomial: expression swell"),
     CatalogEntry("abs_kink", "abs(x)", (0.0,), "hard", smooth=False,

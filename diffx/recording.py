@@ -16,7 +16,7 @@ reverse-mode engine (:mod:`diffx.engines.reverse`) and the bad-point policy
     ['input', 'input', 'multiply', 'sin', 'add']
     >>> adjoints = reverse_sweep(tape, [1.0])
     >>> round(float(adjoints[0]), 12), float(adjoints[1])   # y + cos(x), x
-    (2.583853163452, 2.0)
+    (2.583853163453, 2.0)
 """
 
 from __future__ import annotations

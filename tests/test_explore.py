@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 
 import diffx
-from diffx.catalog import _logistic_iterate
+from diffx.catalog import logistic_iterate
 from diffx.engines import methods
 from diffx.errors import DiffxError, DomainError, LimitError, ParseError
 from diffx.explore import (
@@ -320,7 +320,7 @@ def test_tensorflow_still_works_after_an_interrupted_tape():
     from diffx.engines.tape import tensorflow
 
     tensorflow()  # imported outside any time limit, as the explorer does
-    deep = diffx.parse(_logistic_iterate(8))
+    deep = diffx.parse(logistic_iterate(8))
     for method in ("tape", "tape-forward"):
         with pytest.raises(TimeLimitError):
             run_with_time_limit(lambda m=method: engines.derivative(deep, 0.3, m), 0.02)
@@ -337,7 +337,7 @@ def test_a_slow_update_is_cut_off_with_a_message_and_the_explorer_recovers():
     explorer = Explorer("x", at=0.3, time_limit=1.5)
     explorer.update()
     start = time.perf_counter()
-    snapshot = explorer.update(function=_logistic_iterate(8))
+    snapshot = explorer.update(function=logistic_iterate(8))
     elapsed = time.perf_counter() - start
     assert elapsed < 1.5 + 1.5
     assert "took longer than the explorer's time limit of 1.5 s" in snapshot.error

@@ -229,12 +229,12 @@ def test_hostile_strings_are_refused_and_nothing_runs(open_page, tmp_path, monke
 
 
 def test_a_slow_update_is_cut_off_with_a_message(open_page):
-    from diffx.catalog import _logistic_iterate
+    from diffx.catalog import logistic_iterate
 
     page = open_page()
     page.type_into("Point", "0.3")
     expect(page.caption()).to_contain_text("at x = 0.3", timeout=UPDATE)
-    page.type_into("Function", _logistic_iterate(8), keys=False)  # 3571 characters: pasted
+    page.type_into("Function", logistic_iterate(8), keys=False)  # 3571 characters: pasted
     expect(page.alert()).to_contain_text("time limit of 4 s", timeout=UPDATE)
     page.screenshot("06-time-limit")
     page.type_into("Function", "x**2")
