@@ -93,6 +93,7 @@ __all__ = [
 registry.register_engine(*symbolic.ENGINES, *numeric.ENGINES, *dual.ENGINES, *tape.ENGINES,
                          *reverse.ENGINES)
 
+
 def _check_options(record: Engine, step: float | str | None, dtype: str | None,
                    accuracy: int | None = None, mode: str | None = None) -> dict[str, Any]:
     """The keyword options for ``record``'s cores, refusing those it does not take."""
