@@ -751,12 +751,13 @@ def _symbolic_parts(snapshot: Snapshot) -> tuple[str | None, tuple[int, int] | N
         with symbolic.sympy_recursion():
             forms = fn.sympy_form(n)
             symbols = fn.symbols(n)
-            if snapshot.kind == "derivative":
+            if snapshot.kind == "derivative":  # shown simplified; counted as evaluated
+                evaluated = [symbolic.derivative_expression(fn, 1, 1, simplify=False)]
                 derivatives = [symbolic.derivative_expression(fn, 1, 1)]
             else:
-                derivatives = [symbolic.diff(g, s) for g in forms for s in symbols]
-            replacements, reduced = sympy.cse(derivatives)
-            before = int(sum(sympy.count_ops(d) for d in derivatives))
+                derivatives = evaluated = [symbolic.diff(g, s) for g in forms for s in symbols]
+            replacements, reduced = sympy.cse(evaluated)
+            before = int(sum(sympy.count_ops(d) for d in evaluated))
             after = int(sum(sympy.count_ops(r) for _, r in replacements)
                         + sum(sympy.count_ops(r) for r in reduced))
             if before > MAX_LATEX_OPERATIONS:

@@ -8,7 +8,9 @@ symbolic engine evaluates the exact derivative formula in float64: relative erro
 from __future__ import annotations
 
 import math
+import warnings
 
+import mpmath
 import numpy as np
 import pytest
 import sympy
@@ -169,3 +171,36 @@ def test_branching_callable_cannot_be_traced() -> None:
 def test_module_exports() -> None:
     assert set(symbolic.__all__) >= {"derivative", "jacobian", "hessian",
                                      "derivative_expression", "SIMPLIFY_MAX_OPS"}
+
+
+# --------------------------------------------------------------------------------------------
+# Evaluation never goes through simplify (it is for display)
+# --------------------------------------------------------------------------------------------
+def test_a_simplification_that_overflows_is_not_what_is_evaluated() -> None:
+    """simplify rewrote d/dx (10.31**(2x) - x) as log((1031/100)**(2*1062961**x))/10000**x,
+    which overflows to inf at 0.6. The engine evaluates diff's own form: 2·ln(10.31)·10.31^(2x)
+    - 1, closed form at 50 digits."""
+    with mpmath.workdps(50):
+        a, x = mpmath.mpf("10.31"), mpmath.mpf(0.6)
+        exact = 2 * mpmath.log(a) * a ** (2 * x) - 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no DomainWarning: the value is finite
+        value = diffx.derivative("10.31**(x + x) - x", 0.6, method="symbolic")
+    assert abs(value - exact) <= EXACT_RTOL * abs(exact)
+    fn = parse("10.31**(x + x) - x")
+    x_ = fn.symbols(1)[0]
+    assert derivative_expression(fn, simplify=False) == sympy.diff(fn.sympy_form(1)[0], x_)
+
+
+def test_jacobians_and_hessians_are_evaluated_unsimplified() -> None:
+    """The same function through gradient and hessian: 2·ln(a)·a^(2x) and 4·ln(a)²·a^(2x) in
+    x, plus the y terms, against closed forms at 50 digits."""
+    with mpmath.workdps(50):
+        a, x = mpmath.mpf("10.31"), mpmath.mpf(0.6)
+        g = 2 * mpmath.log(a) * a ** (2 * x)
+        h = 4 * mpmath.log(a) ** 2 * a ** (2 * x)
+    gradient = diffx.gradient("10.31**(x + x) - x*y", [0.6, 2.0], method="symbolic")
+    assert abs(gradient[0] - (g - 2)) <= EXACT_RTOL * abs(g - 2) and gradient[1] == -0.6
+    hessian = diffx.hessian("10.31**(x + x) - x*y", [0.6, 2.0], method="symbolic")
+    assert abs(hessian[0, 0] - h) <= EXACT_RTOL * h
+    assert hessian[0, 1] == hessian[1, 0] == -1.0 and hessian[1, 1] == 0.0

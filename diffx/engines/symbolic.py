@@ -2,9 +2,11 @@
 elimination, compiled once per function and derivative kind and cached on the Function.
 
 The SymPy form comes from the function model (parsed text, a SymPy expression, or a callable
-traced with SymPy symbols). Small derivatives are simplified for readability; large ones are
-left as ``diff`` produced them (``simplify`` can take minutes on big trees, and
-``lambdify(cse=True)`` already shares repeated subexpressions).
+traced with SymPy symbols). What is evaluated is the derivative as ``diff`` produced it, with
+``lambdify(cse=True)`` sharing repeated subexpressions: ``simplify`` is for display only
+(:func:`derivative_expression`), because a simpler-looking form can evaluate worse —
+``10.31**(x + x) - x`` simplified to ``log((1031/100)**(2*1062961**x))/10000**x``, which
+overflows to inf at 0.6 where the derivative is 75.71.
 """
 
 from __future__ import annotations
@@ -129,8 +131,11 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     return simpler if sympy.count_ops(simpler) <= sympy.count_ops(expr) else expr
 
 
-def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Expr:
-    """The SymPy expression of the ``order``-th derivative of a scalar function of one variable.
+def derivative_expression(fn: Function, order: int = 1, n: int = 1,
+                          simplify: bool = True) -> sympy.Expr:
+    """The SymPy expression of the ``order``-th derivative of a scalar function of one variable:
+    simplified for display (when that is fast and not longer), or with ``simplify=False`` as
+    ``diff`` produced it, which is what the engine evaluates.
 
     >>> from diffx.functions import parse
     >>> derivative_expression(parse("x**3"))
@@ -138,7 +143,8 @@ def derivative_expression(fn: Function, order: int = 1, n: int = 1) -> sympy.Exp
     """
     (expr,) = fn.sympy_form(n)
     (symbol,) = fn.symbols(n)
-    return _tidy(diff(expr, symbol, order))
+    raw = diff(expr, symbol, order)
+    return _tidy(raw) if simplify else raw
 
 
 def _compiled(fn: Function, key: tuple, build: Callable[[], Any], n: int) -> Callable:
@@ -158,7 +164,7 @@ def _evaluate(compiled: Callable, x: np.ndarray, shape: tuple) -> np.ndarray:
 @sympy_recursion()
 def derivative(fn: Function, x: float, order: int = 1) -> float:
     compiled = _compiled(fn, ("derivative", order),
-                         lambda: derivative_expression(fn, order), 1)
+                         lambda: derivative_expression(fn, order, simplify=False), 1)
     return float(_evaluate(compiled, np.array([x]), ()))
 
 
@@ -168,7 +174,7 @@ def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
     forms = fn.sympy_form(n)
 
     def build():
-        return sympy.Matrix([[_tidy(diff(g, s)) for s in fn.symbols(n)] for g in forms])
+        return sympy.Matrix([[diff(g, s) for s in fn.symbols(n)] for g in forms])
 
     return _evaluate(_compiled(fn, ("jacobian", n), build, n), x, (len(forms), n))
 
@@ -180,7 +186,7 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
     def build():
         (expr,) = fn.sympy_form(n)
         symbols = fn.symbols(n)
-        return sympy.Matrix([[_tidy(diff(expr, si, sj)) for sj in symbols] for si in symbols])
+        return sympy.Matrix([[diff(expr, si, sj) for sj in symbols] for si in symbols])
 
     return _evaluate(_compiled(fn, ("hessian", n), build, n), x, (n, n))
 
