@@ -111,6 +111,11 @@ def test_the_explorer_offers_and_measures_it(plugin):
     assert [row.method for row in snapshot.rows] == list(diffx.METHODS)
     row = snapshot.row(NAME)
     assert row.status == "ok" and abs(row.value - 12.0) / 12.0 < PLUGIN_TOLERANCE
+    # the step slider goes to the methods that take step= (its record has no such option)
+    stepped = Explorer("x**3", at=2.0, step=1e-3).update(details=False)
+    assert stepped.row("central").step == pytest.approx(1e-3, rel=1e-12)
+    row = stepped.row(NAME)
+    assert row.status == "ok" and abs(row.value - 12.0) / 12.0 < PLUGIN_TOLERANCE
 
 
 def test_the_optimizer_takes_its_gradients(plugin):

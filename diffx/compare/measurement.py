@@ -164,8 +164,9 @@ def measure(fn: Function, point: np.ndarray, method: str, *, kind: str = "deriva
     a method that raises DiffxError keeps a row with the message as ``status``. ``fn`` is used
     as given: pass ``fn.fresh()`` (:meth:`diffx.Function.fresh`) for the setup to be paid again.
     """
-    family = engines.family_of(method)
-    options = {"step": step} if step is not None and family == "numeric" else {}
+    record = engine(method)
+    family = record.family
+    options = {"step": step} if step is not None and "step" in record.options else {}
 
     def call() -> Estimate:
         if kind == "derivative":

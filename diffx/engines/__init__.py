@@ -181,7 +181,7 @@ def _run(kind: str, fn: Function, point: np.ndarray, record: Engine, order: int,
     the reason to give in the warning).
     """
     method = record.name
-    _core(record, kind, order)  # refuse what the method does not supply before any work
+    core = _core(record, kind, order)  # refuses what the method does not supply, before work
     early = None  # a run that returned f's value, which then decides the point
     if record.value_and_derivative is not None and value_decides(fn, point):
         with np.errstate(all="ignore"), _running(fn, method):
@@ -210,7 +210,9 @@ def _run(kind: str, fn: Function, point: np.ndarray, record: Engine, order: int,
     if result is None:
         # NaN and inf are reported once, as a DomainWarning
         with np.errstate(all="ignore"), _running(fn, method):
-            result = _run_core(kind, fn, point, record, order, options)
+            value = core(fn, point[0], order, **options) if kind == "derivative" \
+                else core(fn, point, **options)
+        result = _as_estimate(value, method)
     if undefined.any():  # a vector function with some outputs undefined: those rows are NaN
         value = np.array(result.value, dtype=float).reshape(undefined.size, point.size)
         value[undefined] = math.nan
@@ -255,14 +257,6 @@ def _as_estimate(result: Any, method: str) -> Estimate:
     if isinstance(result, Estimate):
         return Estimate(result.value, result.error, result.evaluations, result.step, method)
     return Estimate(result, None, None, None, method)
-
-
-def _run_core(kind: str, fn: Function, point: np.ndarray, record: Engine, order: int,
-              options: dict[str, Any]) -> Estimate:
-    core = _core(record, kind, order)
-    if kind == "derivative":
-        return _as_estimate(core(fn, point[0], order, **options), record.name)
-    return _as_estimate(core(fn, point, **options), record.name)
 
 
 def _prepare(f: Any, x: Any, method: str, step: float | str | None, dtype: str | None,
