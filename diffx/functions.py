@@ -504,8 +504,8 @@ class Function:
                 and x.size == len(self.variables))
 
     def on_vector(self, v: Any, n: int) -> Any:
-        """Evaluate at a vector-like ``v`` of length ``n`` (scalar or list of m outputs)."""
-        self._check_arity(n)
+        """Evaluate at a vector-like ``v`` of length ``n`` (scalar or list of m outputs); the
+        arity is checked by ``_evaluate``."""
         return self._evaluate(tuple(v[i] for i in range(n)))
 
     def _check_arity(self, n: int) -> None:
