@@ -56,9 +56,33 @@ import numpy as np
 
 from diffx.errors import UnsupportedError
 
-__all__ = ["ARRAY_RULES", "KINDS", "ArrayRule"]
+__all__ = ["ARRAY_RULES", "KINDS", "PRIMAL_ONLY", "ArrayRule", "NumpyMethods"]
 
-KINDS = ("linear", "reshape", "bilinear", "selection", "composed", "query", "constant")
+KINDS = ("linear", "reshape", "bilinear", "selection", "composed", "query", "constant",
+         "extremum", "product", "matrix")
+
+PRIMAL_ONLY = frozenset({np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
+                         np.not_equal, np.isfinite, np.isnan, np.isinf, np.signbit})
+"""Ufuncs with no derivative to carry (comparisons, tests): every engine applies them to the
+plain values under its own."""
+
+
+class NumpyMethods:
+    """numpy's array methods for a value type that dispatches numpy's functions
+    (``__array_function__``): each method is the function of the same name on ``self``."""
+
+    __slots__ = ()
+
+    @property
+    def T(self): return np.transpose(self)
+    def sum(self, axis=None, keepdims=False): return np.sum(self, axis, keepdims=keepdims)
+    def mean(self, axis=None, keepdims=False): return np.mean(self, axis, keepdims=keepdims)
+    def reshape(self, *shape): return np.reshape(self, shape[0] if len(shape) == 1 else shape)
+    def ravel(self): return np.ravel(self)
+    def flatten(self): return np.ravel(self)
+    def transpose(self, *axes): return np.transpose(self, axes[0] if len(axes) == 1 else
+                                                    (axes or None))
+    def dot(self, other): return np.dot(self, other)
 
 
 @dataclass(frozen=True)

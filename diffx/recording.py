@@ -22,15 +22,19 @@ reverse-mode engine (:mod:`diffx.engines.reverse`) and the bad-point policy
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from diffx import elementary as E
+from diffx.array_adjoints import READINGS, Linear, layered, unbroadcast
+from diffx.array_rules import ARRAY_RULES, PRIMAL_ONLY, ArrayRule, NumpyMethods
 from diffx.errors import UnsupportedError
-from diffx.functions import Function
+from diffx.functions import CallableFunction, Function
 
-__all__ = ["Node", "Tape", "forward_sweep", "record", "reverse_sweep"]
+__all__ = ["INDEXING", "Node", "Operation", "Tape", "forward_sweep", "record", "records_arrays",
+           "reverse_sweep"]
 
 _SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
 
@@ -40,27 +44,61 @@ _SUBSCRIPTS = str.maketrans("-0123456789", "₋₀₁₂₃₄₅₆₇₈₉")
 # --------------------------------------------------------------------------------------------
 class Tape:
     """The recorded evaluation: ``nodes`` in evaluation order (the first ``n_inputs`` are the
-    inputs) and ``outputs``, one entry per output of ``f`` (a Node, or a constant when that
-    output does not depend on the inputs)."""
+    inputs) and ``outputs``, the outputs of ``f`` (Nodes, or constants where an output does not
+    depend on the inputs). A function of scalars has one input node per variable; a callable
+    of one vector (numpy code) has one input node holding the whole vector, and its nodes hold
+    arrays (one node per numpy call). ``n_variables`` counts the variables either way, and
+    ``size`` is the number of scalar outputs."""
 
-    def __init__(self, n_inputs: int):
+    def __init__(self, n_inputs: int, n_variables: int | None = None):
         self.n_inputs = n_inputs
+        self.n_variables = n_inputs if n_variables is None else n_variables
         self.nodes: list[Node] = []
         self.outputs: list[Any] = []
 
+    @property
+    def size(self) -> int:
+        """How many scalar outputs f has (an array output counts its elements)."""
+        return sum(int(np.size(E.primal(out))) for out in self.outputs)
 
-class Node(E.TableArithmetic):
+    def input_adjoints(self, adjoints: Sequence[Any]) -> list[Any]:
+        """The adjoints of the n variables, one scalar each (0.0 where not reached), from the
+        adjoints of a sweep (:func:`reverse_sweep`)."""
+        if self.n_inputs == self.n_variables:
+            return [0.0 if a is None else a for a in adjoints[:self.n_inputs]]
+        found: list[Any] = []
+        for node, adjoint in zip(self.nodes[:self.n_inputs], adjoints):
+            size = int(np.size(E.primal(node.value)))
+            found.extend([0.0] * size if adjoint is None else list(np.ravel(adjoint)))
+        return found
+
+    def output_weights(self, weights: Sequence[Any]) -> list[Any]:
+        """The flat weights (one per scalar output) shaped like each output."""
+        shaped, start = [], 0
+        for out in self.outputs:
+            shape = np.shape(E.primal(out))
+            size = int(np.prod(shape))
+            chunk = weights[start:start + size]
+            shaped.append(chunk[0] if not shape else np.reshape(np.asarray(chunk), shape))
+            start += size
+        return shaped
+
+
+class Node(E.TableArithmetic, NumpyMethods):
     """One value of a recorded evaluation: ``value = op(*args)``.
 
     ``args`` holds argument nodes and constants; ``inputs`` pairs the position of each argument
-    *node* in the tape with the local partial ∂value/∂argument, read from the table row.
-    Input nodes have ``op`` None and no arguments.
+    *node* in the tape with the local partial ∂value/∂argument: a number or array read from the
+    table row (elementwise), or a :class:`~diffx.array_adjoints.Linear` map for a numpy array
+    function (``op`` is then its :class:`~diffx.array_rules.ArrayRule`). Input nodes have
+    ``op`` None and no arguments. A node holding an array behaves like one: ``shape``, indexing,
+    ``len``, iteration, numpy's functions and methods, ``@``.
     """
 
     __slots__ = ("args", "index", "inputs", "op", "tape", "value")
 
-    def __init__(self, tape: Tape, op: E.Elementary | None, args: tuple, value: Any,
-                 inputs: tuple[tuple[int, Any], ...]):
+    def __init__(self, tape: Tape, op: E.Elementary | ArrayRule | Operation | None, args: tuple,
+                 value: Any, inputs: tuple[tuple[int, Any], ...]):
         self.tape, self.op, self.args, self.value, self.inputs = tape, op, args, value, inputs
         self.index = len(tape.nodes)
         tape.nodes.append(self)
@@ -71,14 +109,53 @@ class Node(E.TableArithmetic):
     def __le__(self, other): return E.primal(self) <= E.primal(other)
     def __gt__(self, other): return E.primal(self) > E.primal(other)
     def __ge__(self, other): return E.primal(self) >= E.primal(other)
+    def __bool__(self): return bool(E.primal(self))
+    def __matmul__(self, other): return np.matmul(self, other)
+    def __rmatmul__(self, other): return np.matmul(other, self)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         row = E.row_for_ufunc(ufunc, method, kwargs)
-        return NotImplemented if row is None else row(*inputs)
+        if row is not None:
+            return row(*inputs)
+        if method == "__call__" and not kwargs and ufunc in PRIMAL_ONLY:
+            return ufunc(*(E.primal(a) for a in inputs))
+        if ufunc is np.matmul and method == "__call__" and not kwargs:
+            return _record_array(ARRAY_RULES[np.matmul], inputs, {})
+        return NotImplemented
+
+    def __array_function__(self, func, types, args, kwargs):
+        rule = ARRAY_RULES.get(func)
+        if rule is None:
+            raise UnsupportedError(
+                f"numpy.{func.__name__} has no rule in diffx's array table, so the reverse "
+                f"engine's trace cannot record it; supported: "
+                f"{', '.join(sorted(r.name for r in ARRAY_RULES.values()))} and the ufuncs of "
+                f"the elementary table")
+        arrays, params = rule.bind(args, kwargs)
+        return _record_array(rule, arrays, params)
 
     def __float__(self):
         raise TypeError("converting a traced value to float would drop it from the trace; "
                         "use diffx functions (diffx.sin, ...) instead of math.*")
+
+    # array behaviour: the value's shape; indexing is recorded (a linear operation)
+    @property
+    def shape(self) -> tuple: return np.shape(E.primal(self.value))
+    @property
+    def ndim(self) -> int: return len(self.shape)
+    @property
+    def size(self) -> int: return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        if not self.shape:
+            raise TypeError("a scalar trace node has no len()")
+        return self.shape[0]
+
+    def __iter__(self):
+        return (self[i] for i in range(len(self)))
+
+    def __getitem__(self, index: Any) -> Node:
+        return _record_indexing(self, index)
 
     @property
     def name(self) -> str:
@@ -94,6 +171,83 @@ class Node(E.TableArithmetic):
         return f"<trace node {self.name} = {self.op_name} value {self.value!r}>"
 
 
+@dataclass(frozen=True)
+class Operation:
+    """A recorded operation that is neither a table row nor a numpy function (indexing)."""
+
+    name: str
+
+
+INDEXING = Operation("index")
+
+
+def _basic(index: Any) -> bool:
+    """Is ``index`` basic indexing (ints, slices, None, Ellipsis), which never repeats an
+    element?"""
+    parts = index if isinstance(index, tuple) else (index,)
+    return all(isinstance(p, (int, np.integer, slice)) or p is None or p is Ellipsis
+               for p in parts)
+
+
+def _record_indexing(node: Node, index: Any) -> Node:
+    """x[index] (basic, integer-array or boolean indexing): linear; its transpose scatters the
+    cotangent back, adding where an index repeats."""
+    index = E.primal(index) if isinstance(index, Node) else index
+    if isinstance(index, tuple):
+        index = tuple(E.primal(i) if isinstance(i, Node) else i for i in index)
+    shape = node.shape
+    value = node.value[index]
+
+    def transpose(g: Any) -> np.ndarray:
+        out = np.zeros(shape)
+        if _basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+    partial = Linear("index", lambda t: t[index], layered(transpose))
+    return Node(node.tape, INDEXING, (node, index), value, ((node.index, partial),))
+
+
+def _call(rule: ArrayRule, values: list, params: dict) -> Any:
+    """The rule's numpy function on plain values, arguments placed as ``bind`` found them."""
+    if rule.sequence:
+        return rule.function(values, **params)
+    if rule.condition:
+        return rule.function(E.primal(params[rule.condition]),
+                             *(v for v in values if v is not None))
+    others = {k: v for k, v in params.items()}
+    if rule.arrays:
+        return rule.function(*(v for v in values if v is not None), **others)
+    return rule.function(values[0], **others)
+
+
+def _record_array(rule: ArrayRule, arrays: list, params: dict) -> Any:
+    """One node for a numpy array function (of kind other than composed, query, constant),
+    its partials the reverse reading of its kind (:data:`diffx.array_adjoints.READINGS`)."""
+    if rule.kind == "composed":
+        return rule.composition(*arrays, **params)
+    if rule.kind in ("query", "constant"):
+        return rule.function(E.primal(arrays[0]), **params)
+    pieces = list(arrays[0]) if rule.sequence else list(arrays)
+    nodes = [p for p in pieces if isinstance(p, Node)]
+    values = [p.value if isinstance(p, Node) else p for p in pieces]
+    if not nodes:
+        return _call(rule, values, params)
+    tape = nodes[0].tape
+    if any(n.tape is not tape for n in nodes):
+        raise UnsupportedError("values from two different traces met in one operation; diffx "
+                               "records one trace at a time")
+    if rule.kind not in READINGS:
+        raise UnsupportedError(f"{rule.name} (kind {rule.kind}) has no reverse reading")
+    out = _call(rule, values, params)
+    maps = READINGS[rule.kind](rule, [values] if rule.sequence else values, params, out)
+    inputs = tuple((p.index, m) for p, m in zip(pieces, maps)
+                   if isinstance(p, Node) and m is not None)
+    return Node(tape, rule, tuple(pieces), out, inputs)
+
+
 def _method(row: E.Elementary):
     return lambda self, *others: row(self, *others)
 
@@ -106,7 +260,8 @@ for _ufunc, _row in E.ROW_OF_UFUNC.items():
 
 
 def _record(row: E.Elementary, args: tuple) -> Any:
-    """The handler the table calls for an operation on nodes: append one node to the tape."""
+    """The handler the table calls for an operation on nodes: append one node to the tape. On
+    arrays the node holds the whole array and its partials are arrays (elementwise)."""
     args = tuple(E.unbox(a) for a in args)  # a node may arrive wrapped by functions.py
     tape, values = None, []
     for a in args:
@@ -116,8 +271,8 @@ def _record(row: E.Elementary, args: tuple) -> Any:
                                        "operation; diffx records one trace at a time")
             tape = a.tape
             values.append(a.value)
-        elif isinstance(a, np.ndarray) and a.ndim:
-            return row._elementwise(args)  # a node meets an array: one node per element
+        elif isinstance(a, np.ndarray) and a.dtype == object:
+            return row._elementwise(args)  # an array of nodes: one node per element
         else:
             values.append(a)
     out = row(*values)
@@ -130,25 +285,61 @@ E.register_type(Node, _record)
 
 
 def _flatten(out: Any) -> list:
-    """A function's output (scalar, node, list, array of nodes) as a flat list of outputs."""
+    """A function's output (scalar, node, list, array of nodes) as a list of outputs; a node
+    holding an array stays one output (of several scalars)."""
     if isinstance(out, (list, tuple)) or (isinstance(out, np.ndarray) and out.ndim > 0):
         return [item for o in out for item in _flatten(o)]
     return [out]
 
 
-def record(fn: Function, x: Sequence[Any]) -> Tape:
+def records_arrays(fn: Function, n: int) -> bool:
+    """Is ``fn`` recorded on one array input (a callable of one vector, n ≥ 2, that uses it
+    as an array: numpy code), rather than on one scalar input node per variable? A callable
+    that only reads its vector's coordinates (``x[0] * x[1]``) is learnt to be scalar code at
+    its first recording, and recorded on scalars from then on (the textbook trace, and no
+    index node per coordinate)."""
+    return (isinstance(fn, CallableFunction) and fn.takes_vector and n > 1
+            and fn.cache.peek("records arrays", True))
+
+
+def _reads_coordinates_only(tape: Tape) -> bool:
+    """Does every use of the (array) input take one coordinate, ``x[i]`` with an int i?"""
+    uses = [node for node in tape.nodes[1:] if any(j == 0 for j, _ in node.inputs)]
+    return all(node.op is INDEXING and isinstance(node.args[1], (int, np.integer))
+               for node in uses) and not any(out is tape.nodes[0] for out in tape.outputs)
+
+
+def record(fn: Function, x: Sequence[Any] | Any) -> Tape:
     """Run ``fn`` once at the point ``x`` on recording values and return the tape.
 
     ``x`` has one entry per input: floats, or dual numbers (then every value, partial and
     adjoint of the tape carries a tangent: that is how :mod:`diffx.engines.reverse` gets
-    second derivatives).
+    second derivatives). A callable of one vector (:func:`records_arrays`) is recorded on one
+    input node holding the vector: ``x`` is then a float vector or one dual vector.
     """
-    tape = Tape(len(x))
-    vector = np.empty(len(x), dtype=object)
-    for i, value in enumerate(x):
-        vector[i] = Node(tape, None, (), _as_value(value), ())
-    tape.outputs = _flatten(fn.on_vector(vector, len(x)))
+    n = len(x)
+    if records_arrays(fn, n):
+        tape = Tape(1, n)
+        vector = Node(tape, None, (), _as_array(x), ())
+        tape.outputs = _flatten(fn.on_vector(vector, n))
+        if not _reads_coordinates_only(tape):
+            return tape
+        fn.cache.put("records arrays", False)
+        tape = Tape(n)
+        vector = np.empty(n, dtype=object)
+        for i in range(n):
+            vector[i] = Node(tape, None, (), _as_value(x[i]), ())
+    else:
+        tape = Tape(n)
+        vector = np.empty(n, dtype=object)
+        for i, value in enumerate(x):
+            vector[i] = Node(tape, None, (), _as_value(value), ())
+    tape.outputs = _flatten(fn.on_vector(vector, n))
     return tape
+
+
+def _as_array(x: Any) -> Any:
+    return x if isinstance(x, E.TableArithmetic) else np.asarray(x, dtype=float)
 
 
 def _as_value(value: Any) -> Any:
@@ -160,14 +351,21 @@ def _as_value(value: Any) -> Any:
 # The sweeps. A tangent or adjoint of None means "structurally zero" (not reached): sweeps skip
 # such nodes, so 0 · ∞ = NaN from an unrelated branch never pollutes a result.
 # --------------------------------------------------------------------------------------------
+def _apply(partial: Any, tangent: Any) -> Any:
+    return partial.forward(tangent) if isinstance(partial, Linear) else partial * tangent
+
+
 def forward_sweep(tape: Tape, direction: Sequence[Any]) -> list:
-    """Tangents v̇ᵢ of every node for the input tangent ``direction`` (None where zero)."""
+    """Tangents v̇ᵢ of every node for the input tangent ``direction`` (one entry per variable;
+    None where zero)."""
+    if tape.n_inputs != tape.n_variables:
+        direction = [np.asarray(direction, dtype=float)]
     tangents: list[Any] = [d if _nonzero(d) else None for d in direction]
     for node in tape.nodes[tape.n_inputs:]:
         tangent = None
         for j, partial in node.inputs:
             if tangents[j] is not None:
-                term = partial * tangents[j]
+                term = _apply(partial, tangents[j])
                 tangent = term if tangent is None else tangent + term
         tangents.append(tangent)
     return tangents
@@ -175,21 +373,28 @@ def forward_sweep(tape: Tape, direction: Sequence[Any]) -> list:
 
 def reverse_sweep(tape: Tape, weights: Sequence[Any]) -> list:
     """Adjoints v̄ᵢ = ∂(Σₖ wₖ yₖ)/∂vᵢ of every node, one pass from the outputs back (None where
-    the weighted output does not depend on the node)."""
+    the weighted output does not depend on the node). ``weights`` has one entry per scalar
+    output (:attr:`Tape.size`); a node's adjoint has its value's shape."""
     adjoints: list[Any] = [None] * len(tape.nodes)
-    for output, weight in zip(tape.outputs, weights):
+    for output, weight in zip(tape.outputs, tape.output_weights(list(weights))):
         if isinstance(output, Node) and _nonzero(weight):
             i = output.index
             adjoints[i] = weight if adjoints[i] is None else adjoints[i] + weight
-    for node in reversed(tape.nodes):
+    nodes = tape.nodes
+    for node in reversed(nodes):
         adjoint = adjoints[node.index]
-        if adjoint is None:
+        if adjoint is None or not node.inputs:
             continue
         for j, partial in node.inputs:
-            term = adjoint * partial
+            if isinstance(partial, Linear):
+                term = partial.transpose(adjoint)
+            else:
+                term = unbroadcast(adjoint * partial, np.shape(E.primal(nodes[j].value)))
             adjoints[j] = term if adjoints[j] is None else adjoints[j] + term
     return adjoints
 
 
 def _nonzero(x: Any) -> bool:
+    if isinstance(x, np.ndarray):
+        return bool(np.any(x != 0))
     return not (isinstance(x, (int, float, np.floating)) and x == 0)

@@ -52,10 +52,11 @@ from typing import Any
 import numpy as np
 
 from diffx import elementary as E
+from diffx.array_adjoints import Linear
 from diffx.elementary import primal
 from diffx.errors import DiffxError
 from diffx.functions import Function, as_function
-from diffx.recording import Node, Tape, forward_sweep, record, reverse_sweep
+from diffx.recording import INDEXING, Node, Tape, forward_sweep, record, reverse_sweep
 
 # the recorder's names are re-exported: a trace is taught as "record, then sweep both ways"
 __all__ = ["Node", "Tape", "Trace", "forward_sweep", "record", "reverse_sweep", "trace"]
@@ -98,7 +99,7 @@ class Trace:
 
     @property
     def vector_valued(self) -> bool:
-        return len(self.outputs) > 1
+        return self.tape.size > 1
 
     @property
     def value(self) -> float | np.ndarray:
@@ -114,17 +115,18 @@ class Trace:
     @property
     def gradient(self) -> np.ndarray:
         """The input adjoints x̄ = ȳᵀJ(x), shape (n,): the gradient of a scalar f."""
-        return np.array(self.adjoints[:self.n_inputs], dtype=float)
+        return np.array(self.tape.input_adjoints(self.adjoints), dtype=float)
 
     def jacobian(self) -> np.ndarray:
         """The Jacobian (m, n): one reverse sweep per output on the same recording."""
-        m = len(self.outputs)
-        return np.array([[_to_float(a) for a in reverse_sweep(self.tape, np.eye(m)[k])
-                          [:self.n_inputs]] for k in range(m)], dtype=float)
+        m = self.tape.size
+        return np.array([self.tape.input_adjoints([_to_float(a) for a in reverse_sweep(
+            self.tape, np.eye(m)[k])]) for k in range(m)], dtype=float)
 
     def _per_output(self, read) -> float | np.ndarray:
-        values = [float(read(out)) for out in self.outputs]
-        return np.array(values) if self.vector_valued else values[0]
+        values = np.concatenate([np.ravel(np.asarray(read(out), dtype=float))
+                                 for out in self.outputs])
+        return values if self.vector_valued else float(values[0])
 
     @property
     def rows(self) -> list[dict[str, Any]]:
@@ -134,19 +136,23 @@ class Trace:
         names, with constants as floats.
         """
         return [{"name": node.name, "op": node.op_name,
-                 "args": tuple(a.name if isinstance(a, Node) else float(a) for a in node.args),
-                 "value": float(node.value), "tangent": self.tangents[node.index],
+                 "args": tuple(_argument(a) for a in node.args),
+                 "value": _to_float(node.value), "tangent": self.tangents[node.index],
                  "adjoint": self.adjoints[node.index]} for node in self.nodes]
 
     # --- views ------------------------------------------------------------------------------
     def expression(self, node: Node) -> str:
         """How ``node`` was computed, in terms of earlier nodes: ``v₋₁ * v₀``, ``log(v₋₁)``."""
         if node.op is None:
+            if self.tape.n_inputs != self.tape.n_variables:  # one input: the whole vector
+                return "x"
             return self.variables[node.index]
+        if node.op is INDEXING:
+            return f"{node.args[0].name}[{_index_text(node.args[1])}]"
         args = [a.name if isinstance(a, Node) else _number(a) for a in node.args]
         if node.op is E.negative:
             return f"-{args[0]}"
-        if node.op.symbol:
+        if getattr(node.op, "symbol", None):
             return f"{args[0]} {node.op.symbol} {args[1]}"
         return f"{node.op.name}({', '.join(args)})"
 
@@ -365,14 +371,53 @@ def _width(text: str) -> int:
     return sum(not unicodedata.combining(c) for c in text)
 
 
-def _to_float(x: Any) -> float:
-    return 0.0 if x is None else float(x)
+def _to_float(x: Any) -> float | np.ndarray:
+    if x is None:
+        return 0.0
+    x = primal(x)
+    return float(x) if np.ndim(x) == 0 else np.asarray(x, dtype=float)
 
 
 def _number(x: Any, digits: int = 12) -> str:
-    """A float without noise: 2.0 -> '2', 0.5 -> '0.5', 1/3 -> '0.333333' (digits=6)."""
-    x = 0.0 if x is None else float(primal(x))
-    return f"{x:.{digits}g}".replace("inf", "∞")
+    """A float without noise: 2.0 -> '2', 0.5 -> '0.5', 1/3 -> '0.333333' (digits=6); an array
+    as its elements in brackets (the first and last three beyond six), a linear map (an array
+    function's partial) by its name."""
+    if isinstance(x, Linear):
+        return x.name
+    x = 0.0 if x is None else primal(x)
+    if np.ndim(x) > 0:
+        flat = np.ravel(x)
+        shown = [_number(v, min(digits, 4)) for v in (flat if flat.size <= 6 else
+                                                      [*flat[:3], *flat[-3:]])]
+        if flat.size > 6:
+            shown[3:3] = ["…"]
+        shape = "" if np.ndim(x) == 1 and flat.size <= 6 else f" {tuple(np.shape(x))}"
+        return "[" + ", ".join(shown) + "]" + shape
+    return f"{float(x):.{digits}g}".replace("inf", "∞")
+
+
+def _argument(a: Any) -> Any:
+    """An argument as a row shows it: a node's name, a number as a float, else as it is (an
+    index, a constant array)."""
+    if isinstance(a, Node):
+        return a.name
+    return float(a) if isinstance(a, (int, float, np.number)) else a
+
+
+def _index_text(index: Any) -> str:
+    parts = index if isinstance(index, tuple) else (index,)
+
+    def one(p: Any) -> str:
+        if isinstance(p, slice):
+            return ":".join("" if v is None else str(v) for v in (p.start, p.stop)) + (
+                "" if p.step is None else f":{p.step}")
+        if p is None:
+            return "None"
+        if p is Ellipsis:
+            return "..."
+        return str(p.tolist()) if isinstance(p, np.ndarray) else str(p)
+
+    return ", ".join(one(p) for p in parts)
 
 
 def _dot_string(text: str) -> str:
@@ -416,7 +461,7 @@ def trace(f: Any, x: Any, direction: Any = None, *, weights: Any = None,
     tape = record(fn, point)
     direction = (np.eye(n)[0] if direction is None
                  else _check_vector(direction, n, "direction"))
-    m = len(tape.outputs)
+    m = tape.size
     weights = np.eye(m)[0] if weights is None else _check_vector(weights, m, "adjoint seed ȳ")
     names = fn.variables if fn.variables is not None else (
         ("x",) if n == 1 else tuple(f"x{i}" for i in range(n)))

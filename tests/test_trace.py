@@ -137,16 +137,21 @@ def seed_cost(p):
 
 
 def test_seed_004_cost_graph() -> None:
+    """numpy code is recorded as it is written: one input vector, one node per slice and one
+    for np.dot (array-valued nodes), not the dot's scalar products."""
     t = trace(seed_cost, [*W, *XS, B, Y])
-    ops = [r["op"] for r in t.rows[6:]]
-    assert ops == ["multiply", "multiply", "add", "add", "subtract"]  # w1x1, w2x2, +, +b, y-
+    ops = [r["op"] for r in t.rows[1:]]
+    assert ops == ["index", "index", "index", "index", "numpy.dot", "add", "subtract"]
+    assert [r["args"][0] for r in t.rows[1:5]] == ["v₀"] * 4
     dot = W[0] * XS[0] + W[1] * XS[1]
-    assert close([r["value"] for r in t.rows[6:]],
-                 [W[0] * XS[0], W[1] * XS[1], dot, dot + B, Y - (dot + B)])
+    assert close(t.rows[1]["value"], W) and close(t.rows[2]["value"], XS)
+    assert close([r["value"] for r in t.rows[5:]], [dot, dot + B, Y - (dot + B)])
     # ∂cost/∂w = -x, ∂cost/∂x = -w, ∂cost/∂b = -1, ∂cost/∂y = 1 (by hand)
     assert close(t.gradient, [-XS[0], -XS[1], -W[0], -W[1], -1, 1])
-    # every intermediate node feeds the cost with sign -1 (the output itself: ȳ = 1)
-    assert close([r["adjoint"] for r in t.rows[6:]], [-1, -1, -1, -1, 1])
+    # the slices' adjoints are arrays: w̄ = -x, x̄ = -w
+    assert close(t.rows[1]["adjoint"], [-XS[0], -XS[1]])
+    assert close(t.rows[2]["adjoint"], [-W[0], -W[1]])
+    assert close([r["adjoint"] for r in t.rows[5:]], [-1, -1, 1])
 
 
 # --------------------------------------------------------------------------------------------

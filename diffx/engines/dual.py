@@ -53,7 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from diffx import elementary as E
-from diffx.array_rules import ARRAY_RULES
+from diffx.array_rules import ARRAY_RULES, PRIMAL_ONLY
 from diffx.elementary import primal
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, DomainWarning, UnsupportedError
@@ -243,8 +243,6 @@ def aligned_tangent(d: Dual, ndim: int) -> Any:
 # and those dual_arrays installs
 # ============================================================================================
 # ufuncs that look at values only (their result has no derivative)
-PRIMAL_ONLY = frozenset({np.greater, np.greater_equal, np.less, np.less_equal, np.equal,
-                         np.not_equal, np.isfinite, np.isnan, np.isinf, np.signbit})
 
 
 def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:

@@ -34,11 +34,12 @@ from typing import Any
 
 import numpy as np
 
+from diffx.array_adjoints import LAYERED
 from diffx.engines.dual import Dual, new_tag, tangent_of
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError
 from diffx.functions import Function
-from diffx.recording import record, reverse_sweep
+from diffx.recording import record, records_arrays, reverse_sweep
 
 __all__ = ["ENGINES", "derivative", "gradients", "hessian", "jacobian"]
 
@@ -49,11 +50,11 @@ def gradients(fn: Function, x: Any) -> list[list[Any]]:
     ``x`` is a sequence of n floats or dual numbers; entries are floats (or duals).
     """
     tape = record(fn, x)
-    m = len(tape.outputs)
+    m = tape.size
     rows = []
     for k in range(m):
         adjoints = reverse_sweep(tape, [1.0 if i == k else 0.0 for i in range(m)])
-        rows.append([0.0 if a is None else a for a in adjoints[:tape.n_inputs]])
+        rows.append(tape.input_adjoints(adjoints))
     return rows
 
 
@@ -93,11 +94,19 @@ def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
     H = np.empty((n, n))
     for i in range(n):
         tag = new_tag()
-        point = [Dual(float(x[j]), float(i == j), tag) for j in range(n)]
+        if records_arrays(fn, n):  # numpy code: one dual vector x + eᵢ·ε
+            point = Dual(np.asarray(x, dtype=float), np.eye(n)[i], tag)
+        else:
+            point = [Dual(float(x[j]), float(i == j), tag) for j in range(n)]
         gradient = _scalar_gradient(fn, point, "hessian")
         H[:, i] = [float(tangent_of(g, tag)) for g in gradient]
     return H
 
+
+# the transposes of element-moving numpy functions (np.bincount, index assignment) apply to a
+# dual cotangent's value and tangent separately (they are linear)
+LAYERED[Dual] = (lambda d: (d.value, d.tangent), lambda d, value, tangent: Dual(value, tangent,
+                                                                              d.tag))
 
 ENGINES = (Engine("reverse", "automatic",
                   "reverse-mode AD: diffx's own sweep over a recorded evaluation trace",
