@@ -813,3 +813,14 @@ def box(x: Any) -> Any:
 
 
 register_type(Boxed, lambda row, args: Boxed(row(*(unbox(a) for a in args))))
+
+
+def _boxed_method(row: Elementary) -> Callable:
+    return lambda self, *others: row(self, *others)
+
+
+# numpy applies a ufunc to an object array (a SymPy or mpmath vector) by calling each element's
+# method of the ufunc's name: np.sin(vector) calls element.sin(), which is the table's row
+for _ufunc, _ufunc_row in ROW_OF_UFUNC.items():
+    if not hasattr(Boxed, _ufunc.__name__):
+        setattr(Boxed, _ufunc.__name__, _boxed_method(_ufunc_row))

@@ -33,6 +33,7 @@ import sympy
 
 from diffx import elementary as E
 from diffx.errors import DiffxError, LimitError, ParseError, UnsupportedError
+from diffx.object_arrays import ObjectArray, flat_outputs
 
 __all__ = ["CallableFunction", "Function", "FunctionCache", "Limits", "ParsedFunction",
            "as_function", "natural_key", "parse", "to_sympy", "unsupported_on_failure"]
@@ -615,13 +616,17 @@ class CallableFunction(Function):
         return E.unbox(self.func(*(E.box(a) for a in args)))
 
     def _trace_sympy(self, n: int) -> list[sympy.Expr]:
-        vector = np.array(self.symbols(n), dtype=object)
-        with unsupported_on_failure(self, "traced with SymPy symbols",
-                                    "and without branches on values"):
-            out = self.on_vector(vector, n)
-        outputs = _as_outputs(out, list, lambda o: o)
-        outputs = list(outputs) if isinstance(outputs, (list, np.ndarray)) else [outputs]
-        return [sympy.sympify(o) for o in np.asarray(outputs, dtype=object).ravel()]
+        vector = ObjectArray(np.array(self.symbols(n), dtype=object))
+        try:
+            with unsupported_on_failure(self, "traced with SymPy symbols",
+                                        "and without branches on values"):
+                outputs = flat_outputs(self.on_vector(vector, n))
+        except UnsupportedError as refusal:
+            if str(refusal).startswith(self.name):
+                raise
+            raise UnsupportedError(f"{self.name} could not be traced with SymPy symbols: "
+                                   f"{refusal}") from None
+        return [sympy.sympify(o) for o in outputs]
 
     def is_vector_valued(self, n: int) -> bool:
         return len(self.sympy_form(n)) > 1 if self._sympy_ok(n) else np.size(

@@ -43,7 +43,6 @@ from diffx import catalog
 from diffx import elementary as E
 from diffx.elementary import backend_of, softplus
 from diffx.engines import METHODS, engine, gradient, registry
-from diffx.engines.dual import Dual
 from diffx.errors import DiffxError, UnsupportedError
 from diffx.functions import Function, ParsedFunction, as_function
 
@@ -480,13 +479,14 @@ def _raw(p: Any) -> Any:
 
 
 def _total(v: Any) -> Any:
-    """Σ of the entries of an array-like of any backend (Dual: numpy's sum, which keeps the
-    tangent's direction axis)."""
+    """Σ of the entries of an array-like of any backend: numpy's sum, which every diffx value
+    type reads from the table (a Dual keeps its tangent's direction axis); TensorFlow's for a
+    tensor."""
     if backend_of(v) == "tf":
         from diffx.engines.tape import tensorflow
 
         return tensorflow().reduce_sum(v)
-    return np.sum(v) if isinstance(v, (np.ndarray, Dual)) else v
+    return np.sum(v)
 
 
 def _constant(data: np.ndarray, like: Any) -> Any:

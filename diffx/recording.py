@@ -61,16 +61,18 @@ class Tape:
         """How many scalar outputs f has (an array output counts its elements)."""
         return sum(int(np.size(E.primal(out))) for out in self.outputs)
 
-    def input_adjoints(self, adjoints: Sequence[Any]) -> list[Any]:
+    def input_adjoints(self, adjoints: Sequence[Any]) -> Sequence[Any]:
         """The adjoints of the n variables, one scalar each (0.0 where not reached), from the
-        adjoints of a sweep (:func:`reverse_sweep`)."""
+        adjoints of a sweep (:func:`reverse_sweep`): a list, or an array (n,) for an array
+        input."""
         if self.n_inputs == self.n_variables:
             return [0.0 if a is None else a for a in adjoints[:self.n_inputs]]
-        found: list[Any] = []
-        for node, adjoint in zip(self.nodes[:self.n_inputs], adjoints):
-            size = int(np.size(E.primal(node.value)))
-            found.extend([0.0] * size if adjoint is None else list(np.ravel(adjoint)))
-        return found
+        (adjoint,) = adjoints[:1]  # one array input
+        if adjoint is None:
+            return [0.0] * self.n_variables
+        if isinstance(adjoint, E.TableArithmetic):  # a dual vector: its scalar duals
+            return list(np.broadcast_to(adjoint, (self.n_variables,)))
+        return np.broadcast_to(adjoint, (self.n_variables,))
 
     def output_weights(self, weights: Sequence[Any]) -> list[Any]:
         """The flat weights (one per scalar output) shaped like each output."""
@@ -110,6 +112,9 @@ class Node(E.TableArithmetic, NumpyMethods):
     def __gt__(self, other): return E.primal(self) > E.primal(other)
     def __ge__(self, other): return E.primal(self) >= E.primal(other)
     def __bool__(self): return bool(E.primal(self))
+    def __pow__(self, other):  # x**2 as x·x, as the dual number does: numpy's float_power is
+        two = type(other) in (int, float) and other == 2  # slow on arrays
+        return E.multiply(self, self) if two else E.power(self, other)
     def __matmul__(self, other): return np.matmul(self, other)
     def __rmatmul__(self, other): return np.matmul(other, self)
 
@@ -389,7 +394,11 @@ def reverse_sweep(tape: Tape, weights: Sequence[Any]) -> list:
             if isinstance(partial, Linear):
                 term = partial.transpose(adjoint)
             else:
-                term = unbroadcast(adjoint * partial, np.shape(E.primal(nodes[j].value)))
+                if type(partial) is float and partial in (1.0, -1.0):  # + and -: no product
+                    term = adjoint if partial == 1.0 else -adjoint
+                else:
+                    term = adjoint * partial
+                term = unbroadcast(term, np.shape(E.primal(nodes[j].value)))
             adjoints[j] = term if adjoints[j] is None else adjoints[j] + term
     return adjoints
 

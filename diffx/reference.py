@@ -28,6 +28,7 @@ import sympy
 from diffx.engines import symbolic
 from diffx.errors import DomainError, UnsupportedError
 from diffx.functions import Function, as_function, unsupported_on_failure
+from diffx.object_arrays import ObjectArray, flat_outputs
 from diffx.points import check_point
 
 __all__ = [
@@ -92,9 +93,8 @@ def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],
     """∂^orders f_output at point, by mpmath.diff on the callable evaluated in mpmath."""
     with mpmath.workdps(digits + 30):
         def component(*args):
-            out = fn.on_vector(np.array(args, dtype=object), len(args))
-            outs = list(out) if isinstance(out, (list, tuple, np.ndarray)) else [out]
-            return outs[output]
+            return flat_outputs(fn.on_vector(ObjectArray(np.array(args, dtype=object)),
+                                             len(args)))[output]
 
         args = [mpmath.mpf(float(v)) for v in point]
         with unsupported_on_failure(fn, "evaluated with mpmath numbers for the reference",

@@ -84,7 +84,8 @@ def derivative(fn: Function, x: float, order: int = 1) -> float:
 
 def jacobian(fn: Function, x: np.ndarray) -> np.ndarray:
     """Jacobian (m, n): one recording, one reverse sweep per output."""
-    return np.array(gradients(fn, [float(v) for v in x]), dtype=float)
+    point = x if records_arrays(fn, x.size) else [float(v) for v in x]
+    return np.array(gradients(fn, point), dtype=float)
 
 
 def hessian(fn: Function, x: np.ndarray) -> np.ndarray:
