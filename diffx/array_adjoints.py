@@ -18,8 +18,11 @@ linear     sum, mean: g broadcast back over the reduced axes (÷ count for mean)
            to those positions (``np.bincount``), so one generic rule serves them all
 bilinear   a·b: ḡa = g·bᵀ, ḡb = aᵀ·g (vectors promoted to matrices, batches summed)
 selection  where(c, a, b): ḡa = where(c, g, 0), ḡb = where(c, 0, g)
+multi-     einsum: each operand's cotangent is the einsum of g with the other operands
+linear
 extremum   max, min: g to the elements equal to the result, shared equally at a tie
-product    prod: g times the product of the other factors (no division: zeros are exact)
+product    prod: g times the product of the other factors (no division: zeros are exact);
+           cumprod: reversed cumulative sums
 matrix     det, inv, solve, slogdet: the matrix-calculus adjoints
 =========  =======================================================================
 
@@ -268,10 +271,43 @@ def _others_product(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
     return np.moveaxis((left * right).reshape(moved.shape), tuple(range(-len(axes), 0)), axes)
 
 
+def _cumprod(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
+    """cumprod: yₖ = Πᵢ≤ₖ xᵢ, so x̄ⱼ = Σₖ≥ⱼ gₖ Πᵢ≤ₖ,ᵢ≠ⱼ xᵢ — by the reversed cumulative sum
+    of g·y divided by x where no factor is zero, else by the products written out."""
+    (x,) = values
+    axis = params.get("axis")
+    shape = np.shape(primal(x))
+    along = 0 if axis is None else axis % len(shape)
+
+    def transpose(g: Any) -> Any:
+        xs = np.ravel(x) if axis is None else x
+        gs = np.reshape(g, np.shape(primal(xs)))
+        if np.all(primal(xs) != 0):
+            total = np.flip(np.cumsum(np.flip(gs * out.reshape(np.shape(primal(xs))), along),
+                                      axis=along), along)
+            result = total / xs
+        else:
+            moved_x, moved_g = np.moveaxis(primal(xs), along, -1), np.moveaxis(gs, along, -1)
+            n = moved_x.shape[-1]
+            result = np.zeros(moved_x.shape)
+            for j in range(n):
+                factors = moved_x.copy()
+                factors[..., j] = 1.0
+                result[..., j] = np.sum(moved_g[..., j:] * np.cumprod(factors, axis=-1)[..., j:],
+                                        axis=-1)
+            result = np.moveaxis(result, -1, along)
+        return np.reshape(result, shape)
+
+    def forward(t: Any) -> Any:
+        raise UnsupportedError("the forward sweep of numpy.cumprod is not recorded")
+
+    return (Linear(rule.name, forward, transpose),)
+
+
 def _product(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     (x,) = values
-    if rule.function is not np.prod:
-        raise UnsupportedError(f"{rule.name} is not differentiated by the reverse engine yet")
+    if rule.function is np.cumprod:
+        return _cumprod(rule, values, params, out)
     shape = np.shape(primal(x))
     axes = _axes(params.get("axis"), len(shape))
     keep = params.get("keepdims", False)
@@ -289,9 +325,14 @@ def _product(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
 
 def _matrix(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     """np.linalg.det, inv, solve, slogdet (square matrices, no batches)."""
-    f = rule.function
+    f = getattr(rule.function, "base", rule.function)
     A = values[0]
     Ainv_T = np.swapaxes(np.linalg.inv(A), -1, -2)
+    if f is np.linalg.slogdet:  # (sign, log|det|): the sign is constant
+        if getattr(rule.function, "output", 1) == 0:
+            return (None,)
+        return (Linear(rule.name, lambda t: np.trace(np.linalg.solve(A, t)),
+                       lambda g: g * Ainv_T),)
     if f is np.linalg.det:
         return (Linear(rule.name, lambda t: out * np.trace(np.linalg.solve(A, t)),
                        lambda g: g * out * Ainv_T),)
@@ -317,7 +358,58 @@ def _matrix(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     raise UnsupportedError(f"{rule.name} is not differentiated by the reverse engine yet")
 
 
+def _subscripts(spec: str, count: int) -> tuple[list[str], str]:
+    """An einsum spec's operand subscripts and output (implicit mode: the letters seen once,
+    sorted)."""
+    spec = spec.replace(" ", "")
+    if "." in spec:
+        raise UnsupportedError("numpy.einsum with '...' is not differentiated by the reverse "
+                               "engine; write the axes out")
+    inputs, _, output = spec.partition("->")
+    operands = inputs.split(",")
+    if len(operands) != count:
+        raise UnsupportedError(f"numpy.einsum: {len(operands)} subscripts for {count} operands")
+    if "->" not in spec:
+        letters = "".join(operands)
+        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return operands, output
+
+
+def _multilinear(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
+    """einsum: linear in each operand; operand i's cotangent is the einsum of g with the other
+    operands onto operand i's subscripts (broadcast along letters only it has)."""
+    spec, operands = values[0], values[1:]
+    subs, output = _subscripts(spec, len(operands))
+
+    def grad(i: int) -> Linear:
+        mine = subs[i]
+        if len(set(mine)) != len(mine):
+            raise UnsupportedError(f"numpy.einsum('{spec}'): an operand with a repeated "
+                                   f"subscript (a diagonal) is not differentiated by the "
+                                   f"reverse engine")
+        others = [s for j, s in enumerate(subs) if j != i]
+        seen = set(output).union(*others)
+        kept = "".join(c for c in mine if c in seen)
+        shape = np.shape(primal(operands[i]))
+
+        def transpose(g: Any) -> Any:
+            rest = [o for j, o in enumerate(operands) if j != i]
+            reduced = np.einsum(f"{','.join([output, *others])}->{kept}", g, *rest)
+            if kept == mine:
+                return reduced
+            full = np.reshape(reduced, tuple(n if c in kept else 1 for c, n in zip(mine, shape)))
+            return np.broadcast_to(full, shape)
+
+        def forward(t: Any) -> Any:
+            return np.einsum(spec, *(t if j == i else o for j, o in enumerate(operands)))
+
+        return Linear(rule.name, forward, transpose)
+
+    return (None, *(grad(i) for i in range(len(operands))))
+
+
 READINGS: dict[str, Callable[[ArrayRule, list, dict, Any], tuple]] = {
+    "multilinear": _multilinear,
     "linear": _linear, "reshape": _moves_elements, "bilinear": _bilinear,
     "selection": _selection, "extremum": _extremum, "product": _product, "matrix": _matrix}
 """kind -> reading(rule, values, params, out): one :class:`Linear` (or None: constant) per

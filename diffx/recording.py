@@ -21,6 +21,7 @@ reverse-mode engine (:mod:`diffx.engines.reverse`) and the bad-point policy
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -247,10 +248,32 @@ def _record_array(rule: ArrayRule, arrays: list, params: dict) -> Any:
     if rule.kind not in READINGS:
         raise UnsupportedError(f"{rule.name} (kind {rule.kind}) has no reverse reading")
     out = _call(rule, values, params)
+    if isinstance(out, (tuple, list)):  # split, slogdet: one node per output
+        kind = type(out) if isinstance(out, list) else tuple
+        return kind(_node_of(tape, output_rule(rule, k), pieces, values, params, piece)
+                    for k, piece in enumerate(out))
+    return _node_of(tape, rule, pieces, values, params, out)
+
+
+def _node_of(tape: Tape, rule: ArrayRule, pieces: list, values: list, params: dict,
+             out: Any) -> Any:
     maps = READINGS[rule.kind](rule, [values] if rule.sequence else values, params, out)
     inputs = tuple((p.index, m) for p, m in zip(pieces, maps)
                    if isinstance(p, Node) and m is not None)
-    return Node(tape, rule, tuple(pieces), out, inputs)
+    return Node(tape, rule, tuple(pieces), out, inputs) if inputs else out
+
+
+def output_rule(rule: ArrayRule, k: int) -> ArrayRule:
+    """The rule of output ``k`` of a function with several (np.split's pieces, slogdet's
+    sign and log|det|): the same entry, its function returning that output only (``base``
+    and ``output`` say which)."""
+
+    def kth(*args: Any, **kwargs: Any) -> Any:
+        return rule.function(*args, **kwargs)[k]
+
+    kth.__name__ = f"{rule.function.__name__}[{k}]"
+    kth.base, kth.output = rule.function, k
+    return dataclasses.replace(rule, function=kth)
 
 
 def _method(row: E.Elementary):
