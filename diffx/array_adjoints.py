@@ -378,7 +378,7 @@ def _subscripts(spec: str, count: int) -> tuple[list[str], str]:
 def _multilinear(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     """einsum: linear in each operand; operand i's cotangent is the einsum of g with the other
     operands onto operand i's subscripts (broadcast along letters only it has)."""
-    spec, operands = values[0], values[1:]
+    spec, operands = params["subscripts"], values
     subs, output = _subscripts(spec, len(operands))
 
     def grad(i: int) -> Linear:
@@ -405,7 +405,7 @@ def _multilinear(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple
 
         return Linear(rule.name, forward, transpose)
 
-    return (None, *(grad(i) for i in range(len(operands))))
+    return tuple(grad(i) for i in range(len(operands)))
 
 
 READINGS: dict[str, Callable[[ArrayRule, list, dict, Any], tuple]] = {

@@ -199,28 +199,21 @@ E.register_type(ObjectArray, _handle_row)
 # --------------------------------------------------------------------------------------------
 def _numpy_on_objects(rule: ArrayRule, arrays: list, params: dict) -> Any:
     """numpy's own function on the object arrays: it only moves, adds and multiplies them."""
-    values = [unwrap(a) for a in arrays]
     if rule.sequence:
-        values = [[unwrap(p) for p in arrays[0]]]
-    if rule.condition:
-        return wrap(rule.function(unwrap(params[rule.condition]), *values))
-    present = [v for v in values if v is not None]
-    if rule.sequence:
-        present = [[np.asarray(p, dtype=object) for p in present[0]]]
+        values = [[np.asarray(unwrap(p), dtype=object) for p in arrays[0]]]
     else:
-        present = [np.asarray(v, dtype=object) if isinstance(v, np.ndarray) or _is_object(v)
-                   else v for v in present]
-    return wrap(_as_objects(rule.function(*present, **params)))
+        values = [None if a is None else _as_operand(unwrap(a)) for a in arrays]
+    if rule.condition:
+        params = {**params, rule.condition: unwrap(params[rule.condition])}
+    return wrap(rule.call(values, params))
+
+
+def _as_operand(v: Any) -> Any:
+    return np.asarray(v, dtype=object) if isinstance(v, np.ndarray) or _is_object(v) else v
 
 
 def _is_object(v: Any) -> bool:
     return isinstance(v, (sympy.Basic, mpmath.mpf, mpmath.mpc))
-
-
-def _as_objects(x: Any) -> Any:
-    if isinstance(x, np.ndarray) and x.dtype != object and x.dtype.kind in "fc":
-        return x  # a constant computed from constants
-    return x
 
 
 def _selection(rule: ArrayRule, arrays: list, params: dict) -> Any:

@@ -216,19 +216,6 @@ def _record_indexing(node: Node, index: Any) -> Node:
     return Node(node.tape, INDEXING, (node, index), value, ((node.index, partial),))
 
 
-def _call(rule: ArrayRule, values: list, params: dict) -> Any:
-    """The rule's numpy function on plain values, arguments placed as ``bind`` found them."""
-    if rule.sequence:
-        return rule.function(values, **params)
-    if rule.condition:
-        return rule.function(E.primal(params[rule.condition]),
-                             *(v for v in values if v is not None))
-    others = {k: v for k, v in params.items()}
-    if rule.arrays:
-        return rule.function(*(v for v in values if v is not None), **others)
-    return rule.function(values[0], **others)
-
-
 def _record_array(rule: ArrayRule, arrays: list, params: dict) -> Any:
     """One node for a numpy array function (of kind other than composed, query, constant),
     its partials the reverse reading of its kind (:data:`diffx.array_adjoints.READINGS`)."""
@@ -240,19 +227,26 @@ def _record_array(rule: ArrayRule, arrays: list, params: dict) -> Any:
     nodes = [p for p in pieces if isinstance(p, Node)]
     values = [p.value if isinstance(p, Node) else p for p in pieces]
     if not nodes:
-        return _call(rule, values, params)
+        return rule.call([values] if rule.sequence else values, _plain(params, rule))
     tape = nodes[0].tape
     if any(n.tape is not tape for n in nodes):
         raise UnsupportedError("values from two different traces met in one operation; diffx "
                                "records one trace at a time")
     if rule.kind not in READINGS:
         raise UnsupportedError(f"{rule.name} (kind {rule.kind}) has no reverse reading")
-    out = _call(rule, values, params)
+    out = rule.call([values] if rule.sequence else values, _plain(params, rule))
     if isinstance(out, (tuple, list)):  # split, slogdet: one node per output
         kind = type(out) if isinstance(out, list) else tuple
         return kind(_node_of(tape, output_rule(rule, k), pieces, values, params, piece)
                     for k, piece in enumerate(out))
     return _node_of(tape, rule, pieces, values, params, out)
+
+
+def _plain(params: dict, rule: ArrayRule) -> dict:
+    """The parameters with a selection's condition read from values."""
+    if rule.condition and isinstance(params.get(rule.condition), Node):
+        return {**params, rule.condition: E.primal(params[rule.condition])}
+    return params
 
 
 def _node_of(tape: Tape, rule: ArrayRule, pieces: list, values: list, params: dict,
