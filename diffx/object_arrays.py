@@ -11,8 +11,9 @@ such an array and reads numpy's calls from the two halves of diffx's rule table:
 - an array function by its kind (:mod:`diffx.array_rules`): linear, reshape, bilinear and
   product functions are numpy's own, run on the object array (they only add and multiply);
   ``where`` becomes SymPy's ``Piecewise`` of the symbolic condition (values: numpy's choice);
-  ``max``/``min`` SymPy's ``Max``/``Min`` (values: comparisons); the matrix functions SymPy's
-  or mpmath's matrices; a composed function runs its composition on the wrapped array.
+  ``max``/``min`` pairwise as (a + b ± |a − b|)/2 (values: comparisons); the matrix
+  functions SymPy's or mpmath's matrices; a composed function runs its composition on the
+  wrapped array.
 
 A symbolic value has no truth value: a Python ``if`` on it (a data-dependent branch) raises
 UnsupportedError with that reason, as does anything outside the table.
@@ -27,7 +28,6 @@ UnsupportedError with that reason, as does anything outside the table.
 
 from __future__ import annotations
 
-import functools
 from typing import Any
 
 import mpmath
@@ -102,7 +102,7 @@ class ObjectArray(E.TableArithmetic, NumpyMethods):
             if ufunc in _COMPARISONS:
                 return _compare(ufunc, *inputs)
             if ufunc in PRIMAL_ONLY:
-                return wrap(_elementwise(ufunc, [unwrap(a) for a in inputs]))
+                return _tests(ufunc, [unwrap(a) for a in inputs])
             row = E.row_for_ufunc(ufunc, method, kwargs)
             if row is not None:
                 return row(*inputs)
@@ -184,6 +184,24 @@ def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Any:
     return _elementwise(lambda p, q: bool(ufunc(p, q)), values).astype(bool)
 
 
+_MPMATH_TESTS = {np.isnan: mpmath.isnan, np.isinf: mpmath.isinf, np.isfinite: mpmath.isfinite,
+                 np.signbit: lambda v: v < 0}
+_SYMBOLIC_TESTS = {np.isnan: False, np.isinf: False, np.isfinite: True}  # real symbols
+
+
+def _tests(ufunc: np.ufunc, values: list) -> Any:
+    """isnan, isinf, isfinite, signbit on SymPy or mpmath values (booleans; a real symbol is
+    finite)."""
+    if ufunc in _COMPARISONS:
+        return _compare(ufunc, *values)
+    if _symbolic(np.asarray(values[0], dtype=object)):
+        if ufunc not in _SYMBOLIC_TESTS:
+            raise UnsupportedError(f"numpy.{ufunc.__name__} of a SymPy symbol has no value")
+        return np.full(np.shape(values[0]), _SYMBOLIC_TESTS[ufunc])
+    test = _MPMATH_TESTS[ufunc]
+    return _elementwise(lambda v: bool(test(v)), values).astype(bool)
+
+
 def _handle_row(row: E.Elementary, args: tuple) -> Any:
     values = [unwrap(a) for a in args]
     if any(isinstance(v, np.ndarray) for v in values):
@@ -227,18 +245,35 @@ def _selection(rule: ArrayRule, arrays: list, params: dict) -> Any:
                              [condition, *values]))
 
 
+def _pairwise(values: list, largest: bool) -> Any:
+    """max (min) of SymPy expressions as (a + b ± |a − b|)/2, reduced as a balanced tree. Its
+    derivative follows the table's tie convention (two tied arguments share equally, as
+    sign(0) = 0 gives) and has no Piecewise: SymPy's own Max differentiates into nested
+    Heaviside conditions that lambdify prints as an np.select numpy refuses."""
+    while len(values) > 1:
+        pairs = [(a + b + (1 if largest else -1) * sympy.Abs(a - b)) / 2
+                 for a, b in zip(values[0::2], values[1::2])]
+        values = pairs + ([values[-1]] if len(values) % 2 else [])
+    return values[0]
+
+
 def _extremum(rule: ArrayRule, arrays: list, params: dict) -> Any:
+    """max / min: numpy's own on numbers; on symbols, :func:`_pairwise` along the axes."""
     values = np.asarray(unwrap(arrays[0]), dtype=object)
     if not _symbolic(values):
         return wrap(rule.function(values, **params))
     largest = rule.function in (np.max, np.amax)
-    pick = np.frompyfunc(sympy.Max if largest else sympy.Min, 2, 1)
     axis, keepdims = params.get("axis"), params.get("keepdims", False)
-    if axis is None:
-        result = functools.reduce(sympy.Max if largest else sympy.Min, values.ravel())
-        return wrap(np.array(result, dtype=object).reshape((1,) * values.ndim)
-                    if keepdims else result)
-    return wrap(pick.reduce(values, axis=axis, keepdims=keepdims))
+    axes = tuple(range(values.ndim)) if axis is None else tuple(
+        a % values.ndim for a in (axis if isinstance(axis, tuple) else (axis,)))
+    moved = np.moveaxis(values, axes, tuple(range(-len(axes), 0)))
+    flat = moved.reshape((*moved.shape[:moved.ndim - len(axes)], -1))
+    out = np.empty(flat.shape[:-1], dtype=object)
+    for index in np.ndindex(out.shape):
+        out[index] = _pairwise(list(flat[index]), largest)
+    if keepdims:
+        out = out.reshape(tuple(1 if i in axes else n for i, n in enumerate(values.shape)))
+    return wrap(out if out.ndim else out.item())
 
 
 def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
@@ -246,7 +281,8 @@ def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
     A = np.asarray(unwrap(arrays[0]), dtype=object)
     if A.ndim != 2:
         raise UnsupportedError(f"{rule.name} of a stack of matrices is not traced here")
-    symbolic = _symbolic(A)
+    symbolic = any(_symbolic(np.asarray(unwrap(a), dtype=object)) for a in arrays
+                   if a is not None)
     name = rule.function.__name__
     if symbolic:
         M = sympy.Matrix(A.tolist())
@@ -254,7 +290,7 @@ def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
             return wrap(M.det(method="berkowitz"))
         if name == "slogdet":
             det = M.det(method="berkowitz")
-            return (sympy.sign(det), wrap(sympy.log(sympy.Abs(det))))
+            return (wrap(sympy.sign(det)), wrap(sympy.log(sympy.Abs(det))))
         if name == "inv":
             return wrap(np.array(M.inv().tolist(), dtype=object))
         b = np.asarray(unwrap(arrays[1]), dtype=object)
@@ -265,7 +301,7 @@ def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
         return wrap(mpmath.det(M))
     if name == "slogdet":
         det = mpmath.det(M)
-        return (mpmath.sign(det), wrap(mpmath.log(abs(det))))
+        return (wrap(mpmath.sign(det)), wrap(mpmath.log(abs(det))))
     if name == "inv":
         return wrap(np.array(M ** -1, dtype=object).reshape(A.shape))
     b = np.asarray(unwrap(arrays[1]), dtype=object)
@@ -276,7 +312,8 @@ def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
 
 
 READINGS = {
-    "linear": _numpy_on_objects, "reshape": _numpy_on_objects, "bilinear": _numpy_on_objects,
+    "linear": _numpy_on_objects, "multilinear": _numpy_on_objects,
+    "reshape": _numpy_on_objects, "bilinear": _numpy_on_objects,
     "product": _numpy_on_objects, "selection": _selection, "extremum": _extremum,
     "matrix": _matrix,
     "composed": lambda rule, arrays, params: rule.composition(*arrays, **params),
