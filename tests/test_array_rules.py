@@ -446,6 +446,19 @@ def test_one_direction_at_a_time(case: Case) -> None:
         assert_close(tangent, jacobian[:, j], case.rtol * condition(case), f"column {j}")
 
 
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_a_block_of_directions_in_one_pass(case: Case) -> None:
+    """The dual engine's chunked tangent (k directions on a leading axis) pushed by jvp, which
+    has no fallback to one direction per pass (jacobian and gradient retry one at a time when
+    a chunked pass fails): the axis-moving readings are tested here for certain."""
+    x = np.array(case.x)
+    _, jacobian = truth(case.reference, x)
+    directions = np.vstack([np.eye(x.size)[::2], np.linspace(-1.0, 1.0, x.size)])
+    _, tangent = dual_jvp(case.f, x, directions)
+    tangent = np.reshape(np.asarray(tangent, dtype=float), (len(directions), -1))
+    assert_close(tangent, directions @ jacobian.T, case.rtol * condition(case), "block")
+
+
 def test_every_rule_is_exercised() -> None:
     covered = {f for case in CASES for f in case.covers}
     missing = [rule.name for f, rule in ARRAY_RULES.items() if f not in covered]
