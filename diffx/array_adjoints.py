@@ -37,6 +37,7 @@ matrix     det, inv, solve, slogdet: the matrix-calculus adjoints
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -45,7 +46,7 @@ import numpy as np
 
 from diffx.array_rules import ArrayRule
 from diffx.elementary import primal
-from diffx.errors import UnsupportedError
+from diffx.errors import NonDifferentiableWarning, UnsupportedError
 
 __all__ = ["LAYERED", "READINGS", "Linear", "index_map", "unbroadcast"]
 
@@ -248,7 +249,13 @@ def _extremum(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     axes = _axes(params.get("axis"), len(shape))
     kept = tuple(1 if i in axes else n for i, n in enumerate(shape))
     winners = primal(x) == np.reshape(primal(out), kept)
-    share = winners / np.sum(winners, axis=axes, keepdims=True)
+    counts = np.sum(winners, axis=axes, keepdims=True)
+    share = winners / counts
+    if np.any(counts > 1):
+        warnings.warn(NonDifferentiableWarning(
+            f"{rule.name} at a tie of its arguments: not differentiable there unless the tied "
+            f"arguments' derivatives are equal, which a reverse sweep cannot see; the "
+            f"cotangent is shared equally among them (the table's convention)"), stacklevel=2)
     keep = params.get("keepdims", False)
 
     def forward(t: Any) -> Any:
@@ -358,47 +365,57 @@ def _matrix(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     raise UnsupportedError(f"{rule.name} is not differentiated by the reverse engine yet")
 
 
-def _subscripts(spec: str, count: int) -> tuple[list[str], str]:
-    """An einsum spec's operand subscripts and output (implicit mode: the letters seen once,
-    sorted)."""
+def _subscripts(spec: str, shapes: list[tuple]) -> tuple[list[str], str]:
+    """An einsum spec written out: each operand's subscripts and the output's, with ``...``
+    replaced by letters of its own (numpy's right-aligned broadcasting of the ellipsis axes),
+    and implicit mode's output (the letters used once, sorted, after the ellipsis axes)."""
     spec = spec.replace(" ", "")
-    if "." in spec:
-        raise UnsupportedError("numpy.einsum with '...' is not differentiated by the reverse "
-                               "engine; write the axes out")
-    inputs, _, output = spec.partition("->")
+    inputs, arrow, output = spec.partition("->")
     operands = inputs.split(",")
-    if len(operands) != count:
-        raise UnsupportedError(f"numpy.einsum: {len(operands)} subscripts for {count} operands")
-    if "->" not in spec:
-        letters = "".join(operands)
-        output = "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
-    return operands, output
+    if len(operands) != len(shapes):
+        raise UnsupportedError(f"numpy.einsum: {len(operands)} subscripts for {len(shapes)} "
+                               f"operands")
+    spare = (c for c in "ABCDEFGHIJKLMNOPQRSTUVWXYZ" if c not in spec)
+    widest = max((len(shape) - len(sub.replace("...", "")) for sub, shape in
+                  zip(operands, shapes) if "..." in sub), default=0)
+    ellipsis = "".join(next(spare) for _ in range(widest))
+    written = [sub.replace("...", ellipsis[widest - (len(shape) - len(sub) + 3):])
+               if "..." in sub else sub for sub, shape in zip(operands, shapes)]
+    if arrow:
+        output = output.replace("...", ellipsis)
+    else:
+        letters = "".join(s.replace("...", "") for s in operands)
+        output = ellipsis + "".join(sorted(c for c in set(letters) if letters.count(c) == 1))
+    return written, output
 
 
 def _multilinear(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
     """einsum: linear in each operand; operand i's cotangent is the einsum of g with the other
-    operands onto operand i's subscripts (broadcast along letters only it has)."""
-    spec, operands = params["subscripts"], values
-    subs, output = _subscripts(spec, len(operands))
+    operands onto operand i's letters, broadcast along letters only it has and put on the
+    diagonal where a letter repeats in it ('ii': the trace)."""
+    operands = values
+    shapes = [np.shape(primal(o)) for o in operands]
+    subs, output = _subscripts(params["subscripts"], shapes)
+    spec = ",".join(subs) + "->" + output
 
     def grad(i: int) -> Linear:
-        mine = subs[i]
-        if len(set(mine)) != len(mine):
-            raise UnsupportedError(f"numpy.einsum('{spec}'): an operand with a repeated "
-                                   f"subscript (a diagonal) is not differentiated by the "
-                                   f"reverse engine")
+        mine, shape = subs[i], shapes[i]
         others = [s for j, s in enumerate(subs) if j != i]
         seen = set(output).union(*others)
-        kept = "".join(c for c in mine if c in seen)
-        shape = np.shape(primal(operands[i]))
+        unique = "".join(dict.fromkeys(mine))
+        kept = "".join(c for c in unique if c in seen)
+        size = {c: n for c, n in zip(mine, shape)}
 
         def transpose(g: Any) -> Any:
             rest = [o for j, o in enumerate(operands) if j != i]
             reduced = np.einsum(f"{','.join([output, *others])}->{kept}", g, *rest)
-            if kept == mine:
+            if kept != unique:  # letters only operand i has: g is constant along them
+                reduced = np.broadcast_to(
+                    np.reshape(reduced, tuple(size[c] if c in kept else 1 for c in unique)),
+                    tuple(size[c] for c in unique))
+            if unique == mine:
                 return reduced
-            full = np.reshape(reduced, tuple(n if c in kept else 1 for c, n in zip(mine, shape)))
-            return np.broadcast_to(full, shape)
+            return layered(lambda r: _on_diagonal(r, mine, unique, shape))(reduced)
 
         def forward(t: Any) -> Any:
             return np.einsum(spec, *(t if j == i else o for j, o in enumerate(operands)))
@@ -406,6 +423,14 @@ def _multilinear(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple
         return Linear(rule.name, forward, transpose)
 
     return tuple(grad(i) for i in range(len(operands)))
+
+
+def _on_diagonal(reduced: np.ndarray, mine: str, unique: str, shape: tuple) -> np.ndarray:
+    """An array of letters ``mine`` (some repeated) that is ``reduced`` on its diagonal
+    (numpy's einsum of repeated letters is a writeable view of it) and 0 elsewhere."""
+    full = np.zeros(shape)
+    np.einsum(f"{mine}->{unique}", full)[...] = reduced
+    return full
 
 
 READINGS: dict[str, Callable[[ArrayRule, list, dict, Any], tuple]] = {

@@ -106,7 +106,9 @@ class ArrayRule:
     subscript string, the rest are the arrays; ``jvp`` is a matrix function's derivative,
     ``jvp(values, tangents) -> (value, tangent)`` written with numpy calls (a tangent of None
     is a constant; tangents may carry leading batch axes; a tuple-valued function returns a
-    tuple of tangents, None where the derivative is 0), for any engine to reuse.
+    tuple of tangents, None where the derivative is 0), for any engine to reuse;
+    ``reads_values``: a query whose answer depends on the values (argmax), which a symbolic
+    reader cannot give.
     """
 
     function: Callable
@@ -126,6 +128,7 @@ class ArrayRule:
     accepts: tuple[tuple[str, Any], ...] = ()
     subscripts: bool = False
     jvp: Callable | None = None
+    reads_values: bool = False
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -685,9 +688,9 @@ ARRAY_RULES: dict[Callable, ArrayRule] = {rule.function: rule for rule in [
     ArrayRule(np.sinc, "composed", composition=_sinc),
     ArrayRule(np.fliplr, "composed", composition=_fliplr),
     ArrayRule(np.flipud, "composed", composition=_flipud),
-    ArrayRule(np.argmax, "query", ("axis", "keepdims")),
-    ArrayRule(np.argmin, "query", ("axis", "keepdims")),
-    ArrayRule(np.argsort, "query", ("axis", "kind", "stable")),
+    ArrayRule(np.argmax, "query", ("axis", "keepdims"), reads_values=True),
+    ArrayRule(np.argmin, "query", ("axis", "keepdims"), reads_values=True),
+    ArrayRule(np.argsort, "query", ("axis", "kind", "stable"), reads_values=True),
     ArrayRule(np.shape, "query"),
     ArrayRule(np.ndim, "query"),
     ArrayRule(np.size, "query", ("axis",)),

@@ -116,8 +116,8 @@ class ObjectArray(E.TableArithmetic, NumpyMethods):
         rule = ARRAY_RULES.get(func)
         if rule is None or rule.kind not in READINGS:
             raise UnsupportedError(
-                f"numpy.{func.__name__} has no rule in diffx's array table, so it cannot be "
-                f"traced with SymPy symbols or mpmath numbers")
+                f"numpy.{func.__name__} has no rule in the symbolic engine or the reference's "
+                f"mpmath reading (diffx's array table has no entry for it)")
         arrays, params = rule.bind(args, kwargs)
         return READINGS[rule.kind](rule, arrays, params)
 
@@ -180,26 +180,39 @@ def _compare(ufunc: np.ufunc, a: Any, b: Any) -> Any:
     for numbers."""
     values = [unwrap(a), unwrap(b)]
     if any(_symbolic(np.asarray(v, dtype=object)) for v in values):
-        return wrap(_elementwise(_COMPARISONS[ufunc], values))
+        def relation(p: Any, q: Any) -> Any:
+            if _is_symbol(p) or _is_symbol(q):
+                return _COMPARISONS[ufunc](p, q)
+            return bool(ufunc(float(p), float(q)))  # numbers (NaN included) compare as floats
+
+        return wrap(_elementwise(relation, values))
     return _elementwise(lambda p, q: bool(ufunc(p, q)), values).astype(bool)
 
 
 _MPMATH_TESTS = {np.isnan: mpmath.isnan, np.isinf: mpmath.isinf, np.isfinite: mpmath.isfinite,
                  np.signbit: lambda v: v < 0}
-_SYMBOLIC_TESTS = {np.isnan: False, np.isinf: False, np.isfinite: True}  # real symbols
+_SYMBOL_TESTS = {np.isnan: False, np.isinf: False, np.isfinite: True}  # real symbols
+
+
+def _is_symbol(v: Any) -> bool:
+    return isinstance(v, sympy.Basic) and not v.is_Number
+
+
+def _number(v: Any) -> Any:
+    return mpmath.mpf(float(v)) if isinstance(v, (sympy.Basic, float, int)) else v
 
 
 def _tests(ufunc: np.ufunc, values: list) -> Any:
-    """isnan, isinf, isfinite, signbit on SymPy or mpmath values (booleans; a real symbol is
-    finite)."""
-    if ufunc in _COMPARISONS:
-        return _compare(ufunc, *values)
-    if _symbolic(np.asarray(values[0], dtype=object)):
-        if ufunc not in _SYMBOLIC_TESTS:
-            raise UnsupportedError(f"numpy.{ufunc.__name__} of a SymPy symbol has no value")
-        return np.full(np.shape(values[0]), _SYMBOLIC_TESTS[ufunc])
-    test = _MPMATH_TESTS[ufunc]
-    return _elementwise(lambda v: bool(test(v)), values).astype(bool)
+    """isnan, isinf, isfinite, signbit on SymPy or mpmath values, element by element
+    (booleans; a real symbol is finite, a number is tested)."""
+    def test(v: Any) -> bool:
+        if _is_symbol(v):
+            if ufunc not in _SYMBOL_TESTS:
+                raise UnsupportedError(f"numpy.{ufunc.__name__} of a SymPy symbol has no value")
+            return _SYMBOL_TESTS[ufunc]
+        return bool(_MPMATH_TESTS[ufunc](_number(v)))
+
+    return _elementwise(test, values).astype(bool)
 
 
 def _handle_row(row: E.Elementary, args: tuple) -> Any:
@@ -311,12 +324,20 @@ def _matrix(rule: ArrayRule, arrays: list, params: dict) -> Any:
     return wrap(x.reshape(b.shape))
 
 
+def _query(rule: ArrayRule, arrays: list, params: dict) -> Any:
+    values = unwrap(arrays[0])
+    if rule.reads_values and _symbolic(np.asarray(values, dtype=object)):
+        raise UnsupportedError(f"{rule.name} depends on the values of its argument, which "
+                               f"SymPy symbols do not have: there is no single formula")
+    return rule.function(values, **params)
+
+
 READINGS = {
     "linear": _numpy_on_objects, "multilinear": _numpy_on_objects,
     "reshape": _numpy_on_objects, "bilinear": _numpy_on_objects,
     "product": _numpy_on_objects, "selection": _selection, "extremum": _extremum,
     "matrix": _matrix,
     "composed": lambda rule, arrays, params: rule.composition(*arrays, **params),
-    "query": lambda rule, arrays, params: rule.function(unwrap(arrays[0]), **params),
+    "query": _query,
     "constant": lambda rule, arrays, params: rule.function(
         np.zeros(np.shape(unwrap(arrays[0]))), **params)}

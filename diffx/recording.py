@@ -133,8 +133,8 @@ class Node(E.TableArithmetic, NumpyMethods):
         rule = ARRAY_RULES.get(func)
         if rule is None:
             raise UnsupportedError(
-                f"numpy.{func.__name__} has no rule in diffx's array table, so the reverse "
-                f"engine's trace cannot record it; supported: "
+                f"numpy.{func.__name__} has no rule in the reverse engine (diffx's array "
+                f"table has no entry for it), so its trace cannot record it; supported: "
                 f"{', '.join(sorted(r.name for r in ARRAY_RULES.values()))} and the ufuncs of "
                 f"the elementary table")
         arrays, params = rule.bind(args, kwargs)
