@@ -87,7 +87,7 @@ CACHE_SIZE = 256  # compiled tf.functions kept (least recently used dropped firs
 
 def tensorflow():
     """Import TensorFlow (quietly) and return the module."""
-    global _conversion_registered, _tf_module
+    global _conversion_registered, _tf_module, _arrays
     if _tf_module is not None:  # the common case: a dict lookup, nothing more, per call
         return _tf_module
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -99,12 +99,16 @@ def tensorflow():
     if not _conversion_registered:  # tf.* functions accept Boxed values (see Function)
         tf.register_tensor_conversion_function(E.Boxed, _boxed_to_tensor)
         _conversion_registered = True
+    from diffx.engines import tape_arrays  # numpy in callables becomes TensorFlow ops
+
+    _arrays = tape_arrays
     _tf_module = tf
     return tf
 
 
 _conversion_registered = False
 _tf_module = None
+_arrays: Any = None  # diffx.engines.tape_arrays, once TensorFlow is imported
 
 
 def _boxed_to_tensor(value: E.Boxed, dtype: Any = None, name: str | None = None,
@@ -129,20 +133,40 @@ def _check_mode(mode: str | None) -> str:
     return mode
 
 
+def _on_tensor(fn: Function, x: Any, n: int) -> Any:
+    """fn at a tensor: a user's callable gets it as a TensorBox (its numpy calls become
+    TensorFlow ops, :mod:`diffx.engines.tape_arrays`); a parsed tree runs on the tensor."""
+    if isinstance(fn, CallableFunction):
+        return fn.on_vector(_arrays.TensorBox(x), n)
+    return fn.on_vector(x, n)
+
+
+def _parts(fn: Function, out: Any) -> list:
+    """A function's return value as its list of output tensors (a list or tuple: its items;
+    boxes unwrapped; an object array of boxes, as np.array([...]) of them gives, stacked)."""
+    parts = list(out) if isinstance(out, (list, tuple)) else [out]
+    tensors = []
+    for part in parts:
+        if isinstance(part, _arrays.TensorBox) or (isinstance(part, np.ndarray)
+                                                   and part.dtype == object):
+            part = _arrays.as_tensor(part)
+        elif isinstance(fn, CallableFunction) and isinstance(part, (np.ndarray, np.generic)):
+            raise UnsupportedError(
+                f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
+                f"track of it (numpy applied to a tf.* result, not to the callable's input?); "
+                f"use numpy or diffx functions on the input, or tf.* throughout")
+        tensors.append(part)
+    return tensors
+
+
 def _outputs(tf, fn: Function, x, n: int, rank1: bool = False):
     """Evaluate fn on a tensor and return its outputs as a rank-1 tensor of shape (m,), or a
     single scalar output of x's dtype as it is (shape ()) unless ``rank1``: eager mode then
     runs no reshape, cast or concat (nor their gradients), which for a small function are a
     third of the work. Callers reshape results in numpy (see _run)."""
-    out = fn.on_vector(x, n)
-    parts = out if isinstance(out, (list, tuple)) else [out]
+    parts = _parts(fn, _on_tensor(fn, x, n))
     tensors = []
     for part in parts:
-        if isinstance(fn, CallableFunction) and isinstance(part, (np.ndarray, np.generic)):
-            raise UnsupportedError(
-                f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
-                f"track of it; use diffx.sin, diffx.exp, ... (or tf.math) instead of numpy "
-                f"functions")
         tensor = tf.convert_to_tensor(part)
         if tensor.dtype != x.dtype:
             tensor = tf.cast(tensor, x.dtype)
