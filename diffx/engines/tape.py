@@ -180,6 +180,14 @@ def _zero(tf):
     return tf.UnconnectedGradients.ZERO
 
 
+def _dense(tf, gradient: Any) -> Any:
+    """A gradient as a dense tensor: through tf.gather (numpy's fancy indexing in a callable)
+    TensorFlow returns IndexedSlices."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
+
+
 def _unit(tf, n: int, j: int, dtype) -> Any:
     return tf.one_hot(j, n, dtype=dtype)
 
@@ -198,7 +206,7 @@ def _jacobian_core(tf, fn: Function, xt, n: int, method: str):
             tape.watch(xt)
             y = _outputs(tf, fn, xt, n)
         if y.shape.rank == 0 or y.shape[0] == 1:  # a gradient: one reverse sweep
-            return y, tape.gradient(y, xt, unconnected_gradients=_zero(tf))
+            return y, _dense(tf, tape.gradient(y, xt, unconnected_gradients=_zero(tf)))
         return y, tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
@@ -213,7 +221,7 @@ def _gradient_tensor(tf, fn: Function, xt, n: int):
     with tf.GradientTape() as inner:
         inner.watch(xt)
         y = _outputs(tf, fn, xt, n)
-    return y, inner.gradient(y, xt, unconnected_gradients=_zero(tf))
+    return y, _dense(tf, inner.gradient(y, xt, unconnected_gradients=_zero(tf)))
 
 
 def _hessian_core(tf, fn: Function, xt, n: int, method: str):
@@ -249,7 +257,7 @@ def _derivative_core(tf, fn: Function, xt, order: int, method: str):
             with tf.GradientTape() as tape:
                 tape.watch(xt)
                 inner = nth(k - 1)
-            return tape.gradient(inner, xt, unconnected_gradients=_zero(tf))
+            return _dense(tf, tape.gradient(inner, xt, unconnected_gradients=_zero(tf)))
         with tf.autodiff.ForwardAccumulator(xt, tf.ones_like(xt)) as accumulator:
             inner = nth(k - 1)
         return accumulator.jvp(inner, unconnected_gradients=_zero(tf))
@@ -268,7 +276,8 @@ def _vjp_core(tf, fn: Function, xt, vt, n: int):
     with tf.GradientTape() as tape:
         tape.watch(xt)
         y = _outputs(tf, fn, xt, n, rank1=True)  # shaped like the output gradients vt
-    return tape.gradient(y, xt, output_gradients=vt, unconnected_gradients=_zero(tf))
+    return _dense(tf, tape.gradient(y, xt, output_gradients=vt,
+                                    unconnected_gradients=_zero(tf)))
 
 
 def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
@@ -280,7 +289,7 @@ def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
         outer.watch(xt)
         _, g = _gradient_tensor(tf, fn, xt, n)
         gv = tf.reduce_sum(g * vt)
-    return outer.gradient(gv, xt, unconnected_gradients=_zero(tf))
+    return _dense(tf, outer.gradient(gv, xt, unconnected_gradients=_zero(tf)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -512,8 +521,8 @@ def batch_jacobian(f: Any, points: Any, *, dtype: str = "float64",
     with tf.GradientTape() as tape:
         tape.watch(Xt)
         columns = tf.transpose(Xt)  # (n, B): variable i is row i
-        out = fn.on_vector(columns, n)
-        parts = out if isinstance(out, (list, tuple)) else [out]
+        parts = [row for part in _parts(fn, _on_tensor(fn, columns, n))  # (m, B): m rows
+                 for row in (tf.unstack(part) if part.shape.rank == 2 else [part])]
         Y = tf.stack([tf.broadcast_to(tf.cast(tf.convert_to_tensor(p), Xt.dtype),
                                       [X.shape[0]]) for p in parts], axis=1)  # (B, m)
     return tape.batch_jacobian(Y, Xt, unconnected_gradients=_zero(tf)).numpy().astype(float)
@@ -564,18 +573,20 @@ def gradients(f: Any, x: Any, *, watch: str = "constant", stop: Sequence[int | s
         inputs = [tf.stop_gradient(s) if j in stopped else tf.identity(s)
                   for j, s in enumerate(sources)]
         if isinstance(fn, CallableFunction) and fn.takes_vector:  # one vector argument
-            out = fn.on_vector(tf.stack(inputs), n)
-        else:  # one tensor per variable, each its own tape source
+            out = _on_tensor(fn, tf.stack(inputs), n)
+        elif isinstance(fn, CallableFunction):  # one tensor per variable, each a tape source
+            out = fn(*(_arrays.TensorBox(t) for t in inputs))
+        else:
             out = fn(*inputs)
         # each output separately: slicing a stacked tensor would connect every output to
         # every input (with gradient 0), hiding which derivatives are truly unconnected
-        parts = out if isinstance(out, (list, tuple)) else [out]
+        parts = _parts(fn, out)
         rows = []
         for part in parts:
             tensor = tf.reshape(tf.cast(tf.convert_to_tensor(part), sources[0].dtype), [-1])
             rows.extend(tensor[i] for i in range(int(tensor.shape[0])))
     try:
-        return [[None if g is None else float(g.numpy())
+        return [[None if g is None else float(_dense(tf, g).numpy())
                  for g in tape.gradient(row, sources, unconnected_gradients=mode)]
                 for row in rows]
     finally:
