@@ -7,27 +7,43 @@ derivative. numpy's array functions need no derivative formula of their own: mos
 autograd's ``numpy_vjps.py``). So an entry only says, as data, what *kind* of function it is
 and which of its parameters are axes or shapes; each engine interprets each kind once.
 
-=========  ============================  ===============================  ====================
-kind       functions                     forward (tangent t)              reverse (cotangent g)
-=========  ============================  ===============================  ====================
-linear     sum mean cumsum transpose     f(t), same parameters            fᵀ(g), the adjoint:
-           broadcast_to concatenate                                       sum, mean: broadcast
-           stack copy real                                                back (/count); cumsum:
-                                                                          reversed cumsum;
-                                                                          transpose: inverse
-                                                                          permutation; join:
-                                                                          split g
-reshape    reshape ravel squeeze         t reshaped to the result's       g reshaped to the
-           expand_dims atleast_1d/2d     shape (same elements, C order)   input's shape
-bilinear   dot matmul                    f(ta, b) + f(a, tb)              a: f(g, bᵀ); b: f(aᵀ, g)
-selection  where                         where(c, ta, tb), c read from    a: where(c, g, 0);
-                                         values only                      b: where(c, 0, g)
-composed   clip hstack vstack            ``composition`` run on the engine's own values: it is
-                                         written with other entries and ufuncs (maximum, …)
-query      shape ndim size               the value's answer: a number, nothing flows
-constant   zeros_like ones_like          an array made from the value's shape: derivative 0
-           full_like empty_like
-=========  ============================  ===============================  ====================
+===========  ==========================  =============================  =====================
+kind         functions                   forward (tangent t)            reverse (cotangent g)
+===========  ==========================  =============================  =====================
+linear       sum mean cumsum transpose   f(t), same parameters          fᵀ(g), the adjoint:
+             broadcast_to concatenate                                   sum, mean: broadcast
+             stack copy real diagonal                                   back (/count); cumsum:
+             triu tril repeat tile roll                                 reversed cumsum;
+             flip rot90 swapaxes                                        transpose: inverse
+             moveaxis pad take split                                    permutation; join:
+             array_split diag                                           split g
+reshape      reshape ravel squeeze       t reshaped to the result's     g reshaped to the
+             expand_dims atleast_1d/2d   shape (same elements, C order) input's shape
+bilinear     dot matmul                  f(ta, b) + f(a, tb)            a: f(g, bᵀ); b: f(aᵀ, g)
+multilinear  einsum                      Σᵢ f(x₁ … tᵢ … xₙ)             operand i: einsum of g
+                                                                        with the others
+selection    where                       where(c, ta, tb), c read from  a: where(c, g, 0);
+                                         values only                    b: where(c, 0, g)
+extremum     max min amax amin           the tangent of the element     g to the elements
+                                         equal to the result; a tie:    equal to the result,
+                                         the MEAN of the tied tangents  shared equally
+product      prod cumprod                Σᵢ tᵢ Πⱼ≠ᵢ xⱼ, without          g·Πⱼ≠ᵢ xⱼ (exclusive
+                                         dividing by xᵢ (exclusive      products, no division)
+                                         products; exact at a zero)
+matrix       linalg.det inv solve        the rule's ``jvp`` (numpy      from the same formulas
+             slogdet                     formulas: d det = det·tr(A⁻¹dA),  transposed
+                                         d inv = −A⁻¹dA A⁻¹, …)
+composed     clip hstack vstack trace    ``composition`` run on the engine's own values: it is
+             append column_stack select  written with other entries and ufuncs (maximum, …)
+             average std var fliplr/ud
+             linalg.norm outer inner
+             vdot kron cross tensordot
+             linspace nan_to_num sinc
+query        shape ndim size argmax      the value's answer: a number, nothing flows
+             argmin argsort
+constant     zeros_like ones_like        an array made from the value's shape: derivative 0
+             full_like empty_like
+===========  ==========================  =============================  =====================
 
 Engines whose values carry extra axes (the dual engine's chunk of k directions in front of
 each tangent, a batching reader) must move the parameters that name axes or shapes: ``axis``
@@ -56,9 +72,10 @@ import numpy as np
 
 from diffx.errors import UnsupportedError
 
-__all__ = ["ARRAY_RULES", "KINDS", "ArrayRule"]
+__all__ = ["ARRAY_RULES", "KINDS", "ArrayRule", "NumpyMethods"]
 
-KINDS = ("linear", "reshape", "bilinear", "selection", "composed", "query", "constant")
+KINDS = ("linear", "reshape", "bilinear", "multilinear", "selection", "extremum", "product",
+         "matrix", "composed", "query", "constant")
 
 
 @dataclass(frozen=True)
@@ -136,6 +153,87 @@ class ArrayRule:
             order = reversed(range(ndim)) if axes is None else (a % ndim for a in axes)
             moved[self.axes] = (0, *(a + 1 for a in order))
         return moved
+
+
+def _given(**arguments: Any) -> dict[str, Any]:
+    """The keyword arguments a method was given beyond ndarray's defaults (None, False, 0 for
+    ddof/offset), so the numpy function sees only what the caller asked for."""
+    return {name: value for name, value in arguments.items()
+            if value is not None and value is not False
+            and not (name in ("ddof", "offset") and type(value) is int and value == 0)}
+
+
+def _shape_argument(shape: tuple) -> Any:
+    """``x.reshape(2, 3)`` and ``x.reshape((2, 3))`` alike: one argument is the shape."""
+    return shape[0] if len(shape) == 1 else shape
+
+
+class NumpyMethods:
+    """ndarray's methods for any array-like value type, each calling numpy's function on
+    ``self``, so they dispatch through the type's ``__array_function__`` / ``__array_ufunc__``
+    and need no derivative rule of their own (one source of truth: the table's entries).
+
+    A value type mixes it in before its arithmetic (``class Dual(NumpyMethods,
+    TableArithmetic)``) and gets ``.T .sum() .mean() .prod() .max() .min() .cumsum()
+    .cumprod() .std() .var() .dot() .reshape() .ravel() .flatten() .squeeze() .transpose()
+    .clip() .swapaxes() .diagonal() .trace() .repeat() .astype()`` with ndarray's signatures.
+    ``astype`` to a floating dtype returns the value itself (its derivative is unchanged); any
+    other dtype would cut the derivative and raises UnsupportedError.
+
+    >>> from diffx.engines.dual import Dual
+    >>> d = Dual(np.array([[1.0, 2.0], [3.0, 4.0]]), np.ones((2, 2)))
+    >>> d.sum(axis=0).tangent, d.T.value[0, 1], d.astype(float) is d
+    (array([2., 2.]), np.float64(3.0), True)
+    """
+
+    __slots__ = ()
+
+    @property
+    def T(self) -> Any: return np.transpose(self)
+    def sum(self, axis=None, dtype=None, out=None, keepdims=False) -> Any:
+        return np.sum(self, **_given(axis=axis, dtype=dtype, out=out, keepdims=keepdims))
+    def mean(self, axis=None, dtype=None, out=None, keepdims=False) -> Any:
+        return np.mean(self, **_given(axis=axis, dtype=dtype, out=out, keepdims=keepdims))
+    def prod(self, axis=None, dtype=None, out=None, keepdims=False) -> Any:
+        return np.prod(self, **_given(axis=axis, dtype=dtype, out=out, keepdims=keepdims))
+    def max(self, axis=None, out=None, keepdims=False) -> Any:
+        return np.max(self, **_given(axis=axis, out=out, keepdims=keepdims))
+    def min(self, axis=None, out=None, keepdims=False) -> Any:
+        return np.min(self, **_given(axis=axis, out=out, keepdims=keepdims))
+    def cumsum(self, axis=None, dtype=None, out=None) -> Any:
+        return np.cumsum(self, **_given(axis=axis, dtype=dtype, out=out))
+    def cumprod(self, axis=None, dtype=None, out=None) -> Any:
+        return np.cumprod(self, **_given(axis=axis, dtype=dtype, out=out))
+    def std(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False) -> Any:
+        return np.std(self, **_given(axis=axis, dtype=dtype, out=out, ddof=ddof,
+                                     keepdims=keepdims))
+    def var(self, axis=None, dtype=None, out=None, ddof=0, keepdims=False) -> Any:
+        return np.var(self, **_given(axis=axis, dtype=dtype, out=out, ddof=ddof,
+                                     keepdims=keepdims))
+    def dot(self, b, out=None) -> Any: return np.dot(self, b, **_given(out=out))
+    def reshape(self, *shape, order="C") -> Any:
+        return np.reshape(self, _shape_argument(shape), **({} if order == "C" else
+                                                           {"order": order}))
+    def ravel(self, order="C") -> Any:
+        return np.ravel(self, **({} if order == "C" else {"order": order}))
+    def flatten(self, order="C") -> Any: return self.ravel(order)
+    def squeeze(self, axis=None) -> Any: return np.squeeze(self, **_given(axis=axis))
+    def transpose(self, *axes) -> Any:
+        return np.transpose(self, _shape_argument(axes) if axes else None)
+    def clip(self, min=None, max=None, out=None) -> Any:  # noqa: A002 (ndarray's names)
+        return np.clip(self, min, max, **_given(out=out))
+    def swapaxes(self, axis1, axis2) -> Any: return np.swapaxes(self, axis1, axis2)
+    def diagonal(self, offset=0, axis1=0, axis2=1) -> Any:
+        return np.diagonal(self, offset, axis1, axis2)
+    def trace(self, offset=0, axis1=0, axis2=1, dtype=None, out=None) -> Any:
+        return np.trace(self, offset, axis1, axis2, **_given(dtype=dtype, out=out))
+    def repeat(self, repeats, axis=None) -> Any: return np.repeat(self, repeats, axis)
+
+    def astype(self, dtype, order="K", casting="unsafe", subok=True, copy=True) -> Any:
+        if np.issubdtype(np.dtype(dtype), np.floating):
+            return self
+        raise UnsupportedError(f"astype({np.dtype(dtype)}) of a {type(self).__name__} would "
+                               f"drop its derivative; only floating dtypes keep it")
 
 
 def _past_leading_axis(axis: Any, ndim: int) -> Any:

@@ -53,7 +53,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from diffx import elementary as E
-from diffx.array_rules import ARRAY_RULES
+from diffx.array_rules import ARRAY_RULES, NumpyMethods
 from diffx.elementary import primal
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, DomainWarning, UnsupportedError
@@ -106,10 +106,12 @@ def warn(warning: Warning) -> None:
 # ============================================================================================
 # The dual number
 # ============================================================================================
-class Dual(E.TableArithmetic):
+class Dual(NumpyMethods, E.TableArithmetic):
     """A value and its tangent, owned by the derivative operator ``tag``.
 
     The tangent has the value's shape (one direction) or ``(k, *value.shape)`` (k directions).
+    ndarray's methods (``.sum()``, ``.T``, ``.reshape()`` …) are numpy's functions on it
+    (:class:`~diffx.array_rules.NumpyMethods`), whose rules are the table's array entries.
     """
 
     __slots__ = ("tag", "tangent", "value")
@@ -160,18 +162,6 @@ class Dual(E.TableArithmetic):
 
     def __iter__(self):
         return (self[i] for i in range(len(self)))
-
-    # numpy's methods are its functions (whose rules are the array functions below)
-    @property
-    def T(self) -> Dual: return np.transpose(self)
-    def sum(self, axis=None, keepdims=False) -> Dual: return np.sum(self, axis, keepdims=keepdims)
-    def mean(self, axis=None, keepdims=False): return np.mean(self, axis, keepdims=keepdims)
-    def reshape(self, *shape) -> Dual:
-        return np.reshape(self, shape[0] if len(shape) == 1 else shape)
-    def ravel(self) -> Dual: return np.ravel(self)
-    def transpose(self, *axes) -> Dual:
-        return np.transpose(self, axes[0] if len(axes) == 1 else (axes or None))
-    def dot(self, other) -> Dual: return np.dot(self, other)
 
     def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
         return _ufunc(ufunc, method, inputs, kwargs)
