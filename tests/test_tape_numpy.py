@@ -17,7 +17,7 @@ import pytest
 
 import diffx
 from diffx.engines import tape
-from diffx.errors import UnsupportedError
+from diffx.errors import NonDifferentiableWarning, UnsupportedError
 
 pytest.importorskip("tensorflow")
 
@@ -213,7 +213,7 @@ def test_maximum_tie_takes_the_first_argument() -> None:
 
 
 def test_abs_at_zero_has_derivative_zero() -> None:
-    with pytest.warns(diffx.NonDifferentiableWarning):
+    with pytest.warns(NonDifferentiableWarning):
         assert diffx.derivative(lambda t: np.abs(t), 0.0, method="tape") == 0.0
 
 
@@ -247,7 +247,7 @@ def test_index_assignment_and_float_are_refused() -> None:
         return np.sum(x)
 
     with pytest.raises(UnsupportedError, match="index assignment"):
-        diffx.gradient(assign_box, X5, method="tape")
+        diffx.gradient(assign_box, X5.copy(), method="tape")  # numpy's run assigns
     with pytest.raises(UnsupportedError, match="float"):
         diffx.gradient(lambda x: math.sin(x[0]), X5, method="tape")
 
@@ -268,3 +268,89 @@ def test_import_diffx_still_does_not_import_tensorflow() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "False False"
+
+
+# --------------------------------------------------------------------------------------------
+# ndarray's methods (diffx.array_rules.NumpyMethods) and the table's newer kinds
+# --------------------------------------------------------------------------------------------
+METHODS = {
+    ".sum() .T .reshape": (lambda x: (x[:4].reshape(2, 2).T * np.array([1.0, 2.0])).sum()
+                           + x.sum(), lambda x: np.array([2.0, 2.0, 3.0, 3.0, 1.0])),
+    ".mean(axis) .dot": (lambda x: x[:4].reshape((2, 2)).mean(axis=0).dot(x[:2]),
+                         # ((x0 + x2)x0 + (x1 + x3)x1)/2
+                         lambda x: np.array([x[0] + x[2] / 2, x[1] + x[3] / 2, x[0] / 2,
+                                             x[1] / 2, 0.0])),
+    ".flatten .squeeze .astype .ravel": (
+        lambda x: np.sum(x[None, :].squeeze().astype(float).flatten().ravel() ** 2),
+        lambda x: 2 * x),
+    ".clip .cumsum": (lambda x: x.clip(-1.0, 1.0).cumsum()[-1], lambda x: np.where(
+        np.abs(x) < 1, 1.0, 0.0)),
+}
+
+
+@pytest.mark.parametrize(("method", "mode"), BOTH)
+@pytest.mark.parametrize("name", METHODS)
+def test_array_methods(name, method, mode) -> None:
+    f, exact = METHODS[name]
+    assert close(diffx.gradient(f, X5, method=method, mode=mode), exact(X5))
+
+
+def _in_table(function) -> pytest.MarkDecorator:
+    from diffx.array_rules import ARRAY_RULES
+
+    return pytest.mark.skipif(function not in ARRAY_RULES,
+                              reason=f"{function.__name__} has no entry in ARRAY_RULES yet")
+
+
+A4 = np.array([1.3, -0.4, 0.7, 2.1])  # the matrix [[1.3, -0.4], [0.7, 2.1]], row by row
+
+
+@_in_table(np.linalg.det)
+@pytest.mark.parametrize(("method", "mode"), BOTH)
+def test_det_slogdet(method, mode) -> None:
+    """det [[a, b], [c, d]] = ad - bc: ∇ = (d, -c, -b, a); log|det|: that / det."""
+    a, b, c, d = A4
+    grad = np.array([d, -c, -b, a])
+    g = diffx.gradient(lambda x: np.linalg.det(np.reshape(x, (2, 2))), A4, method=method,
+                       mode=mode)
+    assert close(g, grad)
+    g = diffx.gradient(lambda x: np.linalg.slogdet(np.reshape(x, (2, 2)))[1], A4,
+                       method=method, mode=mode)
+    assert close(g, grad / (a * d - b * c))
+
+
+@_in_table(np.linalg.solve)
+@pytest.mark.parametrize(("method", "mode"), BOTH)
+def test_solve_and_inv(method, mode) -> None:
+    """Σ A⁻¹x over x: ∇ = A⁻ᵀ1; Σ inv(A) as a function of A's entries: -(A⁻ᵀ 1)(1ᵀA⁻ᵀ)."""
+    A = np.array([[2.0, 0.5], [-0.3, 1.5]])
+    x = np.array([0.4, -1.2])
+    g = diffx.gradient(lambda v: np.sum(np.linalg.solve(A, v)), x, method=method, mode=mode)
+    assert close(g, np.linalg.inv(A).T @ np.ones(2))
+    Ai = np.linalg.inv(A)
+    g = diffx.gradient(lambda v: np.sum(np.linalg.inv(np.reshape(v, (2, 2)))), A.ravel(),
+                       method=method, mode=mode)
+    assert close(g, -np.outer(Ai.T @ np.ones(2), np.ones(2) @ Ai.T).ravel())
+
+
+@_in_table(np.max)
+@pytest.mark.parametrize(("method", "mode"), BOTH)
+def test_max_and_min(method, mode) -> None:
+    """∇ max = the indicator of the maximum; at a tie TensorFlow shares it equally."""
+    assert close(diffx.gradient(lambda x: np.max(x), X5, method=method, mode=mode),
+                 [0, 0, 1, 0, 0])
+    assert close(diffx.gradient(lambda x: x.min(), X5, method=method, mode=mode),
+                 [0, 0, 0, 0, 1])
+    assert close(diffx.gradient(lambda x: np.max(x), [1.0, 3.0, 3.0], method=method,
+                                mode=mode), [0, 0.5, 0.5])
+
+
+@_in_table(np.prod)
+@pytest.mark.parametrize(("method", "mode"), BOTH)
+def test_prod(method, mode) -> None:
+    """∂/∂xᵢ Π x = Πⱼ≠ᵢ xⱼ, exact at a zero entry too."""
+    x = np.array([0.5, -2.0, 3.0])
+    assert close(diffx.gradient(lambda v: np.prod(v), x, method=method, mode=mode),
+                 [-6.0, 1.5, -1.0])
+    assert close(diffx.gradient(lambda v: v.prod(), [0.0, 2.0, 3.0], method=method,
+                                mode=mode), [6.0, 0.0, 0.0])

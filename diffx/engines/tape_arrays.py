@@ -19,7 +19,9 @@ run only at tracing). Nothing here has a derivative rule of its own:
   parameters the entry honours. A numpy function outside the table raises UnsupportedError;
 - operators, ``@``, comparisons (boxed boolean tensors, usable by np.where), indexing (basic;
   integer arrays by ``tf.gather``/``tf.gather_nd``; boolean masks by ``tf.boolean_mask``),
-  ``len``, iteration, ``.shape``/``.ndim``/``.size``/``.dtype``;
+  ``len``, iteration, ``.shape``/``.ndim``/``.size``/``.dtype``, and ndarray's methods
+  (``.sum() .T .reshape() .max()`` ...: :class:`diffx.array_rules.NumpyMethods`, which calls
+  numpy's functions on the box, so they come back through ``__array_function__``);
 - ``np.array([...])`` of boxes makes an object array of boxes (numpy cannot hold tensors);
   where it meets a box again, and as a return value (like a list or tuple), it becomes one
   stacked tensor (``tf.stack``), so vector-valued callables work under ``tape.jacobian`` and
@@ -58,14 +60,8 @@ import tensorflow as tf
 import tensorflow.experimental.numpy as tnp
 
 from diffx import elementary as E
-from diffx.array_rules import ARRAY_RULES, ArrayRule
+from diffx.array_rules import ARRAY_RULES, ArrayRule, NumpyMethods
 from diffx.errors import UnsupportedError
-
-try:  # numpy's array methods (.sum, .T, .reshape, ...) written once, on numpy's functions
-    from diffx.array_rules import NumpyMethods
-except ImportError:  # pragma: no cover - the mixin arrives with the table's array methods
-    class NumpyMethods:  # type: ignore[no-redef]
-        __slots__ = ()
 
 __all__ = ["ENGINES", "TensorBox", "as_tensor", "stacked"]
 
