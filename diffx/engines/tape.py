@@ -23,6 +23,12 @@ Two modes run the same cores (``mode=``):
   mode a callable's Python code runs once, at tracing: Python-side state it
   reads (globals, closures) is frozen into the graph.
 
+A user's callable receives its tensor as a :class:`diffx.engines.tape_arrays.TensorBox`: the
+numpy calls in it (ufuncs, the array functions of :mod:`diffx.array_rules`, operators,
+indexing, ndarray's methods) become TensorFlow ops, which the tapes and accumulators
+differentiate with TensorFlow's own gradients, eagerly or traced; ``np.array([...])`` of them,
+or a list returned, is stacked into one tensor. Parsed expressions run on the tensor itself.
+
 The GradientTape idioms of the seed notebooks, as functions of diffx's function model:
 :func:`gradients` (persistent tape, watched constants vs Variables, ``stop_gradient``,
 ``unconnected_gradients``), :func:`vjp` (gradient of a non-scalar target: TensorFlow sums it),
