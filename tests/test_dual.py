@@ -619,15 +619,16 @@ def test_kinks_match_the_symbolic_engine_and_warn(text: str) -> None:
 
 
 def test_numpy_maximum_at_a_tie_follows_the_convention_and_warns() -> None:
-    """Between the one-sided derivatives, the value closest to 0: max(x, 0) like relu (0),
-    max(x, -x) like abs (0), max(x, 2x) at 0 → 1 (slopes 1 and 2), max(x, x) → 1 (no kink,
-    no warning)."""
+    """At a tie, the MEAN of the two tangents (½ each: JAX's jnp.maximum and torch.maximum; a
+    deliberate change from the earlier "between the one-sided derivatives, closest to 0",
+    which a reverse-mode engine cannot follow): max(x, 0) at 0 → ½ (relu's row keeps 0),
+    max(x, -x) → 0 (like abs), max(x, 2x) → 3/2, max(x, x) → 1 (no kink, no warning)."""
     zero = Dual(0.0, 1.0, tag=3)
-    for f, expected in ((lambda x: np.maximum(x, 0.0), 0.0), (lambda x: np.maximum(x, -x), 0.0),
-                        (lambda x: np.maximum(x, 2 * x), 1.0),
-                        (lambda x: np.minimum(x + 1.0, 1.0), 0.0),
-                        (lambda x: np.maximum(3 * x, -2 * x), 0.0),
-                        (lambda x: np.minimum(-3 * x, -2 * x), -2.0)):
+    for f, expected in ((lambda x: np.maximum(x, 0.0), 0.5), (lambda x: np.maximum(x, -x), 0.0),
+                        (lambda x: np.maximum(x, 2 * x), 1.5),
+                        (lambda x: np.minimum(x + 1.0, 1.0), 0.5),
+                        (lambda x: np.maximum(3 * x, -2 * x), 0.5),
+                        (lambda x: np.minimum(-3 * x, -2 * x), -2.5)):
         with pytest.warns(NonDifferentiableWarning, match="tie"):
             assert f(zero).tangent == expected
     with warnings.catch_warnings():

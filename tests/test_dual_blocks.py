@@ -317,7 +317,8 @@ def test_a_tie_warns_once_per_operation_wherever_it_is(where, replays) -> None:
     x[where] = 0.0
     tangent, caught = tie_warnings(lambda x: np.maximum(x, -x) + np.minimum(x, 0.0), x)
     assert len(replays) == 1 and len(caught) == 2  # one per np.maximum / np.minimum call
-    assert np.all(tangent[where] == 0.0)  # between slopes -1 and 1 (and 0 and 1): 0
+    # the mean of the tied tangents: (1 + -1)/2 = 0 for max(x, -x), (1 + 0)/2 for min(x, 0)
+    assert np.all(tangent[where] == 0.5)
 
 
 def test_no_tie_no_warning() -> None:

@@ -29,11 +29,14 @@ Five ideas on top of that rule make the engine:
    with the same numbers: a chain rule that allocates less, ``jvp`` of an elementwise callable
    on a long vector block by block, and ``derivative`` of a parsed function as compiled code.
 
-Kinks follow one convention: at a point where the one-sided derivatives differ, the derivative
-is the value *between them closest to zero* (the minimum-norm subgradient). That is the
-table's abs'(0) = relu'(0) = 0 (as in TensorFlow, PyTorch and JAX), and it makes
-``np.maximum(x, 0)`` agree with ``relu`` and ``np.maximum(x, -x)`` with ``abs``; a tie of
-``np.maximum``/``np.minimum`` with different tangents warns (NonDifferentiableWarning).
+Kinks of the table's rows follow one convention: at a point where the one-sided derivatives
+differ, the derivative is the value *between them closest to zero* (the minimum-norm
+subgradient): abs'(0) = relu'(0) = 0 (as in TensorFlow, PyTorch and JAX). A tie of
+``np.maximum``/``np.minimum`` (and of np.max / np.min along an axis) takes the MEAN of the tied
+tangents, as jnp.maximum and torch.maximum do (a deliberate change from the rows' convention:
+it is linear in the tangents, so reverse mode follows it exactly); so ``np.maximum(x, 0)`` has
+derivative ½ at 0 while ``relu`` has 0, and ``np.maximum(x, -x)`` agrees with ``abs`` (0). A
+tie with different tangents warns (NonDifferentiableWarning).
 
     >>> import diffx
     >>> jvp(lambda x: diffx.sin(x) * x, 0.0, 1.0)
@@ -170,7 +173,8 @@ class Dual(NumpyMethods, E.TableArithmetic):
         rule = ARRAY_RULES.get(func)
         if rule is None or rule.kind not in Installed.array_rules:
             raise UnsupportedError(
-                f"numpy.{func.__name__} has no rule for dual numbers; supported numpy functions: "
+                f"{getattr(func, '__module__', None) or 'numpy'}.{func.__name__} has no rule in "
+                f"the dual engine (for dual numbers); supported numpy functions: "
                 f"{', '.join(sorted(f.__name__ for f in ARRAY_RULES if f is not np.matmul))}; "
                 f"ufuncs: those of diffx's elementary table, maximum, minimum, matmul and "
                 f"comparisons")
