@@ -23,6 +23,12 @@ Two modes run the same cores (``mode=``):
   mode a callable's Python code runs once, at tracing: Python-side state it
   reads (globals, closures) is frozen into the graph.
 
+A user's callable receives its tensor as a :class:`diffx.engines.tape_arrays.TensorBox`: the
+numpy calls in it (ufuncs, the array functions of :mod:`diffx.array_rules`, operators,
+indexing, ndarray's methods) become TensorFlow ops, which the tapes and accumulators
+differentiate with TensorFlow's own gradients, eagerly or traced; ``np.array([...])`` of them,
+or a list returned, is stacked into one tensor. Parsed expressions run on the tensor itself.
+
 The GradientTape idioms of the seed notebooks, as functions of diffx's function model:
 :func:`gradients` (persistent tape, watched constants vs Variables, ``stop_gradient``,
 ``unconnected_gradients``), :func:`vjp` (gradient of a non-scalar target: TensorFlow sums it),
@@ -87,7 +93,7 @@ CACHE_SIZE = 256  # compiled tf.functions kept (least recently used dropped firs
 
 def tensorflow():
     """Import TensorFlow (quietly) and return the module."""
-    global _conversion_registered, _tf_module
+    global _conversion_registered, _tf_module, _arrays
     if _tf_module is not None:  # the common case: a dict lookup, nothing more, per call
         return _tf_module
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -99,12 +105,16 @@ def tensorflow():
     if not _conversion_registered:  # tf.* functions accept Boxed values (see Function)
         tf.register_tensor_conversion_function(E.Boxed, _boxed_to_tensor)
         _conversion_registered = True
+    from diffx.engines import tape_arrays  # numpy in callables becomes TensorFlow ops
+
+    _arrays = tape_arrays
     _tf_module = tf
     return tf
 
 
 _conversion_registered = False
 _tf_module = None
+_arrays: Any = None  # diffx.engines.tape_arrays, once TensorFlow is imported
 
 
 def _boxed_to_tensor(value: E.Boxed, dtype: Any = None, name: str | None = None,
@@ -129,20 +139,40 @@ def _check_mode(mode: str | None) -> str:
     return mode
 
 
+def _on_tensor(fn: Function, x: Any, n: int) -> Any:
+    """fn at a tensor: a user's callable gets it as a TensorBox (its numpy calls become
+    TensorFlow ops, :mod:`diffx.engines.tape_arrays`); a parsed tree runs on the tensor."""
+    if isinstance(fn, CallableFunction):
+        return fn.on_vector(_arrays.TensorBox(x), n)
+    return fn.on_vector(x, n)
+
+
+def _parts(fn: Function, out: Any) -> list:
+    """A function's return value as its list of output tensors (a list or tuple: its items;
+    boxes unwrapped; an object array of boxes, as np.array([...]) of them gives, stacked)."""
+    parts = list(out) if isinstance(out, (list, tuple)) else [out]
+    tensors = []
+    for part in parts:
+        if isinstance(part, _arrays.TensorBox) or (isinstance(part, np.ndarray)
+                                                   and part.dtype == object):
+            part = _arrays.as_tensor(part)
+        elif isinstance(fn, CallableFunction) and isinstance(part, (np.ndarray, np.generic)):
+            raise UnsupportedError(
+                f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
+                f"track of it (numpy applied to a tf.* result, not to the callable's input?); "
+                f"use numpy or diffx functions on the input, or tf.* throughout")
+        tensors.append(part)
+    return tensors
+
+
 def _outputs(tf, fn: Function, x, n: int, rank1: bool = False):
     """Evaluate fn on a tensor and return its outputs as a rank-1 tensor of shape (m,), or a
     single scalar output of x's dtype as it is (shape ()) unless ``rank1``: eager mode then
     runs no reshape, cast or concat (nor their gradients), which for a small function are a
     third of the work. Callers reshape results in numpy (see _run)."""
-    out = fn.on_vector(x, n)
-    parts = out if isinstance(out, (list, tuple)) else [out]
+    parts = _parts(fn, _on_tensor(fn, x, n))
     tensors = []
     for part in parts:
-        if isinstance(fn, CallableFunction) and isinstance(part, (np.ndarray, np.generic)):
-            raise UnsupportedError(
-                f"{fn.name} returned a numpy array from TensorFlow input, so the tape lost "
-                f"track of it; use diffx.sin, diffx.exp, ... (or tf.math) instead of numpy "
-                f"functions")
         tensor = tf.convert_to_tensor(part)
         if tensor.dtype != x.dtype:
             tensor = tf.cast(tensor, x.dtype)
@@ -154,6 +184,14 @@ def _outputs(tf, fn: Function, x, n: int, rank1: bool = False):
 
 def _zero(tf):
     return tf.UnconnectedGradients.ZERO
+
+
+def _dense(tf, gradient: Any) -> Any:
+    """A gradient as a dense tensor: through tf.gather (numpy's fancy indexing in a callable)
+    TensorFlow returns IndexedSlices."""
+    if isinstance(gradient, tf.IndexedSlices):
+        return tf.convert_to_tensor(gradient)
+    return gradient
 
 
 def _unit(tf, n: int, j: int, dtype) -> Any:
@@ -174,7 +212,7 @@ def _jacobian_core(tf, fn: Function, xt, n: int, method: str):
             tape.watch(xt)
             y = _outputs(tf, fn, xt, n)
         if y.shape.rank == 0 or y.shape[0] == 1:  # a gradient: one reverse sweep
-            return y, tape.gradient(y, xt, unconnected_gradients=_zero(tf))
+            return y, _dense(tf, tape.gradient(y, xt, unconnected_gradients=_zero(tf)))
         return y, tape.jacobian(y, xt, unconnected_gradients=_zero(tf))
     columns = []
     for j in range(n):
@@ -189,7 +227,7 @@ def _gradient_tensor(tf, fn: Function, xt, n: int):
     with tf.GradientTape() as inner:
         inner.watch(xt)
         y = _outputs(tf, fn, xt, n)
-    return y, inner.gradient(y, xt, unconnected_gradients=_zero(tf))
+    return y, _dense(tf, inner.gradient(y, xt, unconnected_gradients=_zero(tf)))
 
 
 def _hessian_core(tf, fn: Function, xt, n: int, method: str):
@@ -225,7 +263,7 @@ def _derivative_core(tf, fn: Function, xt, order: int, method: str):
             with tf.GradientTape() as tape:
                 tape.watch(xt)
                 inner = nth(k - 1)
-            return tape.gradient(inner, xt, unconnected_gradients=_zero(tf))
+            return _dense(tf, tape.gradient(inner, xt, unconnected_gradients=_zero(tf)))
         with tf.autodiff.ForwardAccumulator(xt, tf.ones_like(xt)) as accumulator:
             inner = nth(k - 1)
         return accumulator.jvp(inner, unconnected_gradients=_zero(tf))
@@ -244,7 +282,8 @@ def _vjp_core(tf, fn: Function, xt, vt, n: int):
     with tf.GradientTape() as tape:
         tape.watch(xt)
         y = _outputs(tf, fn, xt, n, rank1=True)  # shaped like the output gradients vt
-    return tape.gradient(y, xt, output_gradients=vt, unconnected_gradients=_zero(tf))
+    return _dense(tf, tape.gradient(y, xt, output_gradients=vt,
+                                    unconnected_gradients=_zero(tf)))
 
 
 def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
@@ -256,7 +295,7 @@ def _hvp_core(tf, fn: Function, xt, vt, n: int, how: str):
         outer.watch(xt)
         _, g = _gradient_tensor(tf, fn, xt, n)
         gv = tf.reduce_sum(g * vt)
-    return outer.gradient(gv, xt, unconnected_gradients=_zero(tf))
+    return _dense(tf, outer.gradient(gv, xt, unconnected_gradients=_zero(tf)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -488,8 +527,8 @@ def batch_jacobian(f: Any, points: Any, *, dtype: str = "float64",
     with tf.GradientTape() as tape:
         tape.watch(Xt)
         columns = tf.transpose(Xt)  # (n, B): variable i is row i
-        out = fn.on_vector(columns, n)
-        parts = out if isinstance(out, (list, tuple)) else [out]
+        parts = [row for part in _parts(fn, _on_tensor(fn, columns, n))  # (m, B): m rows
+                 for row in (tf.unstack(part) if part.shape.rank == 2 else [part])]
         Y = tf.stack([tf.broadcast_to(tf.cast(tf.convert_to_tensor(p), Xt.dtype),
                                       [X.shape[0]]) for p in parts], axis=1)  # (B, m)
     return tape.batch_jacobian(Y, Xt, unconnected_gradients=_zero(tf)).numpy().astype(float)
@@ -540,18 +579,20 @@ def gradients(f: Any, x: Any, *, watch: str = "constant", stop: Sequence[int | s
         inputs = [tf.stop_gradient(s) if j in stopped else tf.identity(s)
                   for j, s in enumerate(sources)]
         if isinstance(fn, CallableFunction) and fn.takes_vector:  # one vector argument
-            out = fn.on_vector(tf.stack(inputs), n)
-        else:  # one tensor per variable, each its own tape source
+            out = _on_tensor(fn, tf.stack(inputs), n)
+        elif isinstance(fn, CallableFunction):  # one tensor per variable, each a tape source
+            out = fn(*(_arrays.TensorBox(t) for t in inputs))
+        else:
             out = fn(*inputs)
         # each output separately: slicing a stacked tensor would connect every output to
         # every input (with gradient 0), hiding which derivatives are truly unconnected
-        parts = out if isinstance(out, (list, tuple)) else [out]
+        parts = _parts(fn, out)
         rows = []
         for part in parts:
             tensor = tf.reshape(tf.cast(tf.convert_to_tensor(part), sources[0].dtype), [-1])
             rows.extend(tensor[i] for i in range(int(tensor.shape[0])))
     try:
-        return [[None if g is None else float(g.numpy())
+        return [[None if g is None else float(_dense(tf, g).numpy())
                  for g in tape.gradient(row, sources, unconnected_gradients=mode)]
                 for row in rows]
     finally:
