@@ -101,7 +101,9 @@ class ArrayRule:
     (roll); ``batched_from``: the function treats leading axes as a batch only from this
     input ndim on (triu: 2), None: never (diag) — below it an engine applies it item by item.
 
-    ``accepts`` lists non-default values of parameters that mean the same as the default
+    ``choices`` restricts honoured parameters to the values the kind's reading holds for
+    (pad's modes that only move elements); ``accepts`` lists non-default values of parameters
+    that mean the same as the default
     (pad's ``constant_values=0``); ``subscripts``: the first positional argument is einsum's
     subscript string, the rest are the arrays; ``jvp`` is a matrix function's derivative,
     ``jvp(values, tangents) -> (value, tangent)`` written with numpy calls (a tangent of None
@@ -126,6 +128,7 @@ class ArrayRule:
     restores_shape: bool = False
     batched_from: int | None = 0
     accepts: tuple[tuple[str, Any], ...] = ()
+    choices: tuple[tuple[str, tuple], ...] = ()
     subscripts: bool = False
     jvp: Callable | None = None
     reads_values: bool = False
@@ -162,6 +165,11 @@ class ArrayRule:
                     if name in self.parameters or name == self.condition}
         self.check_defaults({name: value for name, value in bound.items()
                              if name not in arrays and name not in honoured}, defaults)
+        for name, allowed in self.choices:
+            if name in honoured and honoured[name] not in allowed:
+                raise UnsupportedError(
+                    f"{self.name} is differentiated without {name}={honoured[name]!r} (the "
+                    f"values of {name}= it is linear for: {', '.join(map(repr, allowed))})")
         return [bound.get(name) for name in arrays], honoured
 
     def call(self, values: list, params: dict) -> Any:
@@ -542,6 +550,29 @@ def _linspace(start: Any, stop: Any, num: int = 50, endpoint: bool = True) -> An
     return points
 
 
+def _diff(a: Any, n: int = 1, axis: int = -1) -> Any:
+    """diff = the difference of neighbours along ``axis``, n times: slices and a subtraction."""
+    for _ in range(n):
+        ndim = np.ndim(a)
+        upper = tuple(slice(1, None) if i == axis % ndim else slice(None) for i in range(ndim))
+        lower = tuple(slice(None, -1) if i == axis % ndim else slice(None) for i in range(ndim))
+        a = a[upper] - a[lower]
+    return a
+
+
+def _piecewise(x: Any, condlist: Any, funclist: Any) -> Any:
+    """piecewise = select over the pieces, each piece evaluated on all of x (numpy evaluates
+    it on its own elements only); a function list one longer than the conditions has a
+    default for where none holds."""
+    conditions = list(condlist) if isinstance(condlist, (list, tuple)) else [condlist]
+    pieces = [f(x) if callable(f) else f + 0.0 * x for f in funclist]
+    default = pieces[len(conditions)] if len(pieces) > len(conditions) else 0.0 * x
+    result = default
+    for condition, piece in reversed(list(zip(conditions, pieces))):
+        result = np.where(condition, piece, result)
+    return result
+
+
 def _nan_to_num(x: Any, copy: bool = True, nan: float = 0.0, posinf: Any = None,
                 neginf: Any = None) -> Any:
     """nan_to_num = where: finite values kept (with their derivative), the others replaced by
@@ -649,8 +680,11 @@ ARRAY_RULES: dict[Callable, ArrayRule] = {rule.function: rule for rule in [
               moves=(("axis1", "axis"), ("axis2", "axis"))),
     ArrayRule(np.moveaxis, "linear", ("source", "destination"),
               moves=(("source", "axis"), ("destination", "axis"))),
-    ArrayRule(np.pad, "linear", ("pad_width",), moves=(("pad_width", "pad_width"),),
-              accepts=(("constant_values", 0),)),
+    ArrayRule(np.pad, "linear", ("pad_width", "mode"), moves=(("pad_width", "pad_width"),),
+              accepts=(("constant_values", 0),),
+              choices=(("mode", ("constant", "edge", "wrap", "symmetric", "reflect")),)),
+    ArrayRule(np.diff, "composed", ("n", "axis"), composition=_diff),
+    ArrayRule(np.piecewise, "composed", ("condlist", "funclist"), composition=_piecewise),
     ArrayRule(np.take, "linear", ("indices", "axis"), axis="axis", flattens=True),
     ArrayRule(np.split, "linear", ("indices_or_sections", "axis"), axis="axis"),
     ArrayRule(np.array_split, "linear", ("indices_or_sections", "axis"), axis="axis"),

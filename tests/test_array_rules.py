@@ -225,6 +225,19 @@ CASES = [
     Case("pad-constant-zero", (np.pad,), lambda x: np.pad(x, 2, mode="constant",
                                                           constant_values=0) ** 2,
          lambda x: np.pad(x, 2, constant_values=mpmath.mpf(0)) ** 2),
+    Case("pad-edge-reflect", (np.pad,), lambda x: np.pad(x, 2, mode="edge") ** 2
+         + np.pad(x, (1, 3), mode="reflect") ** 3 + np.pad(x, 2, mode="wrap"),
+         lambda x: np.pad(x, 2, mode="edge") ** 2 + np.pad(x, (1, 3), mode="reflect") ** 3
+         + np.pad(x, 2, mode="wrap")),
+    Case("diff", (np.diff,), lambda x: np.concatenate([np.diff(x) ** 2, np.ravel(
+         np.diff(M(x), n=2, axis=-1)), np.ravel(np.diff(M(x), axis=0))]),
+         lambda x: np.array([(x[i + 1] - x[i]) ** 2 for i in range(5)]
+                            + [x[i + 2] - 2 * x[i + 1] + x[i] for i in (0, 3)]
+                            + [x[i + 3] - x[i] for i in range(3)], dtype=object)),
+    Case("piecewise", (np.piecewise,), lambda x: np.piecewise(
+         x, [x < 0, x > 1.5], [lambda v: v ** 2, lambda v: 3 * v, lambda v: np.sin(v)]),
+         lambda x: np.array([v ** 2 if v < 0 else 3 * v if v > 1.5 else mpmath.sin(v)
+                             for v in x], dtype=object)),
     Case("take", (np.take,), lambda x: np.take(M(x), [2, 0, 2], axis=-1),
          lambda x: np.take(M(x), [2, 0, 2], axis=1)),
     Case("take-flat", (np.take,), lambda x: np.take(M(x), [[5, 0], [1, 1]]),
@@ -554,7 +567,7 @@ def test_prod_zero_factor_closed_form() -> None:
 REFUSED = {  # name: (f, what the message must say)
     "sum-initial": (lambda x: np.sum(x, initial=1.0), "numpy.sum is differentiated without "
                                                       "initial="),
-    "pad-reflect": (lambda x: np.pad(x, 1, mode="reflect"), "without mode='reflect'"),
+    "pad-mean": (lambda x: np.pad(x, 1, mode="mean"), "without mode='mean'"),
     "pad-constant-values": (lambda x: np.pad(x, 1, constant_values=1.0),
                             "without constant_values=1.0"),
     "norm-spectral": (lambda x: np.linalg.norm(np.reshape(x, (2, 3)), 2),
