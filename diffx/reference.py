@@ -37,6 +37,7 @@ __all__ = [
     "reference_gradient",
     "reference_hessian",
     "reference_jacobian",
+    "reference_method",
     "reference_value",
     "to_float",
 ]
@@ -86,6 +87,26 @@ def _sympy_forms(fn: Function, n: int) -> list[sympy.Expr] | None:
         return fn.sympy_form(n)
     except UnsupportedError:
         return None
+
+
+def reference_method(f: Any, n: int) -> str:
+    """How the reference of ``f`` (of ``n`` variables) is computed, in a few words: by SymPy's
+    ``diff`` of its exact form, or — for a callable SymPy cannot trace (it branches on values,
+    its output's shape depends on them) — by ``mpmath.diff`` of f evaluated in mpmath, with the
+    reason.
+
+    >>> reference_method("sin(x)", 1)
+    'SymPy diff'
+    >>> reference_method(lambda v: v[0] if v[0] > 0 else -v[0], 1)[:28]
+    'mpmath.diff of f in mpmath ('
+    """
+    fn = as_function(f)
+    try:
+        fn.sympy_form(n)
+        return "SymPy diff"
+    except UnsupportedError as refusal:
+        reason = str(refusal).split(": ", 1)[-1].split(";")[0]
+        return f"mpmath.diff of f in mpmath (no SymPy form: {reason})"
 
 
 def _mpmath_derivative(fn: Function, point: np.ndarray, orders: Sequence[int],

@@ -11,6 +11,7 @@ import pytest
 import diffx
 from diffx.compare import Comparison, compare, correct_digits
 from diffx.engines import methods
+from diffx.reference import to_float
 
 EXACT = (*methods(exact=True), "complex-step")  # complex step: first derivatives exact
 
@@ -116,3 +117,27 @@ def test_correct_digits():
     assert correct_digits(1e-8) == pytest.approx(8.0)
     assert correct_digits(10.0) == 0.0
     assert math.isnan(correct_digits(math.nan))
+
+
+def test_compare_on_numpy_code_gives_every_method_a_row():
+    """The issue's first example: a plain numpy callable, every method measured against the
+    reference, whose gradient is sin(2x) (closed form)."""
+    x = np.linspace(0.1, 0.5, 5)
+    c = compare(lambda v: np.sum(np.sin(v) ** 2), at=x)
+    assert [r.method for r in c.rows] == list(diffx.METHODS)
+    assert np.max(np.abs(to_float(c.reference) - np.sin(2 * x))) <= 1e-15
+    assert c.reference_method == "SymPy diff"
+    for row in c.rows:
+        assert row.status == "ok", (row.method, row.status)
+        limit = 1e-13 if row.method in methods(exact=True) else 1e-5
+        assert row.rel_error <= limit, (row.method, row.rel_error)
+
+
+def test_compare_header_says_when_the_reference_is_mpmath_diff():
+    """A boolean mask makes the output's length depend on values: no SymPy form, so the
+    reference is mpmath.diff of f in mpmath, and the header says so."""
+    x = np.array([0.5, -1.0, 2.0])
+    c = compare(lambda v: np.sum(v[v > 0] ** 3), at=x, methods=["dual", "central"])
+    assert c.reference_method.startswith("mpmath.diff of f in mpmath (no SymPy form")
+    assert "mpmath.diff" in str(c)
+    assert np.max(np.abs(to_float(c.reference) - np.array([0.75, 0.0, 12.0]))) <= 1e-14

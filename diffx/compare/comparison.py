@@ -38,7 +38,7 @@ from diffx.compare.measurement import (
 from diffx.engines import METHODS
 from diffx.errors import DiffxError
 from diffx.functions import Function, as_function
-from diffx.reference import reference_derivative, reference_jacobian
+from diffx.reference import reference_derivative, reference_jacobian, reference_method
 
 __all__ = ["Comparison", "compare"]
 
@@ -53,6 +53,7 @@ class Comparison:
     order: int
     reference: Any
     rows: list[ComparisonRow] = field(default_factory=list)
+    reference_method: str = "SymPy diff"
 
     # --- text ---------------------------------------------------------------------------
     def _title(self) -> str:
@@ -74,7 +75,8 @@ class Comparison:
         return [header, *body]
 
     def __str__(self) -> str:
-        lines = [self._title(), f"reference (50 digits): {format_value(self.reference)}", "",
+        lines = [self._title(), f"reference (50 digits, {self.reference_method}): "
+                 f"{format_value(self.reference)}", "",
                  *text_table(self.table(), right={3, 4, 5, 6, 7, 8})]
         failed = [r for r in self.rows if r.status != "ok"]
         if failed:
@@ -86,7 +88,8 @@ class Comparison:
         return f"<Comparison: {self._title()}, {len(self.rows)} methods>"
 
     def _repr_html_(self) -> str:
-        return (f"<p><b>{html.escape(self._title())}</b><br>reference (50 digits): "
+        return (f"<p><b>{html.escape(self._title())}</b><br>reference (50 digits, "
+                f"{html.escape(self.reference_method)}): "
                 f"<code>{html.escape(format_value(self.reference))}</code></p>"
                 + html_table(self.table())
                 + "".join(f"<p>* {html.escape(r.method)}: {html.escape(r.status)}</p>"
@@ -158,7 +161,8 @@ def compare(f: Any, at: Any, methods: Sequence[str] | None = None, *, order: int
             reference = reference[0]
     warm_up(methods)
 
-    comparison = Comparison(fn, point, kind, order, reference)
+    comparison = Comparison(fn, point, kind, order, reference,
+                            reference_method=reference_method(fn, point.size))
     for method in methods:
         # every method pays its own setup on a fresh copy, even if f was seen before
         comparison.rows.append(measure(fn.fresh(), point, method, kind=kind, order=order,
