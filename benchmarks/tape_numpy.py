@@ -11,6 +11,12 @@ Columns (gradient of f at x in R^n, ``method="tape"``; medians of alternated sam
                (the same diffx path: the target);
   numpy/hand   diffx.gradient on the numpy callable / the tf.* gradient written by hand (eager:
                a GradientTape; graph: the concrete function of a tf.function, fed a constant).
+
+Measured (two runs, shared 2-core machine): numpy/tf 0.94-1.08 eager, 0.96-1.25 graph (the
+graph gap at n = 10 is ~40 us per call); numpy/hand 1.03-1.6 eager, 1.23-1.82 graph, the same
+as tf/hand: diffx.gradient's own work (input checks, the bad-point policy), not the numpy.
+Before TensorBox (numpy ufuncs on elementwise Boxed scalars): 3.2 ms at n = 10 (5x the tf.*
+callable), 232 ms at n = 1000 (350x; 1709 ms in the issue's run), graph mode failed.
 """
 
 from __future__ import annotations

@@ -354,3 +354,32 @@ def test_prod(method, mode) -> None:
                  [-6.0, 1.5, -1.0])
     assert close(diffx.gradient(lambda v: v.prod(), [0.0, 2.0, 3.0], method=method,
                                 mode=mode), [6.0, 0.0, 0.0])
+
+
+# --------------------------------------------------------------------------------------------
+# Every entry of the array rule table: tests/test_array_rules.py's cases (values and Jacobians
+# against 50-digit mpmath) under the TensorFlow engines. Its tie and refusal tests are the dual
+# engine's conventions and wording: here TensorFlow's apply (see the kink tests above).
+# --------------------------------------------------------------------------------------------
+def _array_rule_cases():
+    import importlib.util
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location(
+        "array_rule_cases", Path(__file__).with_name("test_array_rules.py"))
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+RULES = _array_rule_cases()
+
+
+@pytest.mark.parametrize("method", TAPES)
+@pytest.mark.parametrize("case", RULES.CASES, ids=[c.name for c in RULES.CASES])
+def test_every_array_rule_against_mpmath(case, method) -> None:
+    x = np.array(case.x)
+    _, jacobian = RULES.truth(case.reference, x)
+    got = diffx.jacobian(case.f, x, method=method, mode="graph" if len(case.name) % 2 else "eager")
+    RULES.assert_close(got, jacobian, case.rtol * RULES.condition(case), "jacobian")

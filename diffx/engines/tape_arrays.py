@@ -407,13 +407,74 @@ def array_function(func: Callable, args: tuple, kwargs: dict) -> Any:
 TNP_KEYWORDS: dict[str, dict[str, str]] = {"reshape": {"shape": "newshape"}}
 
 
+def _pad(array: Any, pad_width: Any, mode: str = "constant") -> Any:
+    """np.pad: tnp's mode has no default, and its widths must be given per axis."""
+    array = tf.convert_to_tensor(array)
+    widths = np.broadcast_to(np.asarray(pad_width), (array.shape.rank, 2))
+    return tnp.pad(array, widths, mode)
+
+
+def _array_split(ary: Any, indices_or_sections: Any, axis: int = 0) -> Any:
+    """np.array_split (tnp has only split): k sections of numpy's sizes, the first n % k one
+    longer."""
+    if not isinstance(indices_or_sections, int):
+        return tnp.split(ary, indices_or_sections, axis=axis)
+    n, k = ary.shape[axis], indices_or_sections
+    sizes = [n // k + 1] * (n % k) + [n // k] * (k - n % k)
+    return tf.split(ary, sizes, axis=axis)
+
+
+def _triangle(part: Callable) -> Callable:
+    """np.triu / np.tril: a vector is first repeated into rows (numpy's reading); tnp refuses
+    it."""
+    def triangle(m: Any, k: int = 0) -> Any:
+        m = tf.convert_to_tensor(m)
+        if m.shape.rank < 2:
+            m = tf.broadcast_to(m, [m.shape[-1], m.shape[-1]])
+        return part(m, k)
+
+    return triangle
+
+
+def _roll(a: Any, shift: Any, axis: Any = None) -> Any:
+    """np.roll with its axes made non-negative (TensorFlow's vectorised Jacobian of a roll
+    over a negative axis rolls the wrong axis)."""
+    a = tf.convert_to_tensor(a)
+    if axis is not None:
+        rank = a.shape.rank
+        axis = tuple(i % rank for i in axis) if isinstance(axis, (tuple, list)) else axis % rank
+    return tnp.roll(a, shift, axis)
+
+
+def _cumprod(a: Any, axis: Any = None, dtype: Any = None) -> Any:
+    """np.cumprod without division (TensorFlow's cumprod gradient divides by the entries, so
+    a zero entry gives a wrong derivative): each partial product a reduce_prod over a
+    triangular mask, whose gradient TensorFlow forms from exclusive products. O(n²) work
+    along the axis."""
+    a = tf.convert_to_tensor(a)
+    if axis is None:
+        a, axis = tf.reshape(a, [-1]), 0
+    moved = tf.experimental.numpy.moveaxis(a, axis, -1)
+    n = moved.shape[-1]
+    mask = tf.constant(np.tril(np.ones((n, n), dtype=bool)))  # row i: entries j <= i
+    ones = tf.ones_like(moved)[..., None, :]
+    products = tf.reduce_prod(tf.where(mask, moved[..., None, :], ones), axis=-1)
+    return tf.experimental.numpy.moveaxis(products, -1, axis)
+
+
+# numpy functions whose tnp namesake differs in signature or derivative (the rest: same name)
+TNP_ADAPTERS: dict[str, Callable] = {
+    "pad": _pad, "array_split": _array_split, "triu": _triangle(tnp.triu),
+    "tril": _triangle(tnp.tril), "roll": _roll, "cumprod": _cumprod}
+
+
 def _same_named(rule: ArrayRule, namespace: Any = tnp,
-                adapters: dict[str, Callable] | None = None) -> Reader:
+                adapters: dict[str, Callable] = TNP_ADAPTERS) -> Reader:
     """The reading of the kinds that TensorFlow's numpy has: the same-named function of
     ``namespace`` (tf.experimental.numpy; tf.linalg for matrices) on the differentiated
     arrays (a selection's condition first), with the parameters the entry honours."""
     name = rule.function.__name__
-    target = (adapters or {}).get(name) or getattr(namespace, name, None)
+    target = adapters.get(name) or getattr(namespace, name, None)
     if target is None:
         return _refusing(rule, f"has no form in {namespace.__name__}")
     renamed = TNP_KEYWORDS.get(name, {})
@@ -427,10 +488,15 @@ def _same_named(rule: ArrayRule, namespace: Any = tnp,
     def read(args: tuple, kwargs: dict) -> Any:
         arrays, params = rule.bind(args, kwargs)
         positional = [_raw(a) for a in arrays]
+        if rule.sequence and rule.flattens and params.get(rule.axis, 0) is None:
+            positional[0] = [tf.reshape(p, [-1]) for p in positional[0]]  # concatenate(None)
+            params = {**params, rule.axis: 0}
         while positional and positional[-1] is None:  # np.where(c): no x, y
             positional.pop()
         if rule.condition:
             positional.insert(0, _raw(params.pop(rule.condition)))
+        elif rule.subscripts:  # einsum(subscripts, *operands)
+            positional.insert(0, params.pop("subscripts"))
         keywords = {}
         for key, value in params.items():
             key_there = renamed.get(key, key)
