@@ -914,10 +914,11 @@ def test_memory_of_a_gradient_is_o_of_n() -> None:
 
 
 def test_a_coordinate_the_batch_cannot_take_goes_through_the_step_selection(monkeypatch) -> None:
-    """f = exp(40x₁) + Σ xⱼ²: along x₁ the truncation dominates at the batch's step (f‴ =
-    64000·e⁴⁰ˣ; the probed coordinates 0, 16, 33, 49 are quadratic and set the factor to its
-    maximum, 16), so x₁ alone goes through the per-coordinate selection, which starts again
-    from the model step; ∇f = (2xⱼ) + 40e⁴⁰ˣ¹·e₁."""
+    """f = exp(40x₁) + Σ xⱼ²: along x₁ the truncation dominates at the model step (f‴ =
+    64000·e⁴⁰ˣ: T ≈ 3e-5, R ≈ 3e-9), so x₁ alone goes through the per-coordinate selection,
+    which moves its step; at n = 300 the step factor's probed coordinates (0, 100, 199, 299:
+    quadratic, so the factor is its maximum, 16) go through it too.
+    ∇f = (2xⱼ) + 40e⁴⁰ˣ¹·e₁."""
     def f(x):
         return np.exp(40.0 * x[1]) + np.sum(x**2)
 
@@ -929,9 +930,11 @@ def test_a_coordinate_the_batch_cannot_take_goes_through_the_step_selection(monk
         return per_coordinate(fn, x, direction, *args, **kwargs)
 
     monkeypatch.setattr(numeric, "_directional", recording)
-    x = np.linspace(0.1, 0.5, 50)
-    est = diffx.gradient(f, x, "central", full_output=True)
-    exact = 2 * x
-    exact[1] += 40.0 * math.exp(40.0 * x[1])
-    assert np.all(np.abs(est.value - exact) <= est.error)
-    assert sorted(handed_over) == [0, 1, 16, 33, 49]  # the probes and x₁
+    for n, handed in ((50, [1]), (300, [0, 1, 100, 199, 299])):
+        handed_over.clear()
+        x = np.linspace(0.1, 0.5, n)
+        est = diffx.gradient(f, x, "central", full_output=True)
+        exact = 2 * x
+        exact[1] += 40.0 * math.exp(40.0 * x[1])
+        assert np.all(np.abs(est.value - exact) <= est.error)
+        assert sorted(handed_over) == handed

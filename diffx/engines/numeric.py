@@ -74,7 +74,7 @@ Gradients of a callable (``jacobian``, a stencil method, ``step=None``)
     keeps stencils clear of them. A callable that broadcasts over a batch of points (f(X)
     for X of shape (k, n) is the k values, or for X of shape (n, k); tested once per callable
     on two points, :func:`batch_axis`) is evaluated in one call per block of points. From
-    32 coordinates on, the model step is multiplied by a factor that 4 probed coordinates
+    256 coordinates on, the model step is multiplied by a factor that 4 probed coordinates
     find (:func:`step_factor`: a sum of many terms has a large |f|, so a large rounding
     ε|f|/h, and a larger best step). At n = 1000 (Rosenbrock) that is 3n + 9 evaluations plus
     ~90 for the probes, ~2× the time of scipy's ``approx_fprime`` (forward differences, n + 1
@@ -813,7 +813,7 @@ def _richardson(line: _Line, order: int, step: float | str | None, h0: float,
 # Gradients of a callable: the stencils of all coordinates at once
 # --------------------------------------------------------------------------------------------
 STEP_PROBES = 4  # coordinates whose balanced steps set a callable's gradient step (step_factor)
-STEP_PROBE_MIN_N = 32
+STEP_PROBE_MIN_N = 256  # the probes cost ~90 points: below, more than they are worth
 MAX_STEP_FACTOR = 16.0
 BATCH_FLOATS = 2**20  # points are built (and a broadcasting f evaluated) in blocks of ≤ 8 MB
 # whether a callable broadcasts over a batch of points: 0 (X of shape (k, n) → (k, *outputs)),
@@ -946,7 +946,7 @@ def step_factor(fn: Function, x: np.ndarray, kind: str, accuracy: int, f: Evalua
     balance point from a measured truncation); the factor is half the smallest ratio of their
     step to the model step (the balance of the bound T + R lies above the true error's
     minimum, R being a bound), within [1, MAX_STEP_FACTOR]. Below STEP_PROBE_MIN_N
-    coordinates the probes would cost more than they save: 1."""
+    coordinates the probes (~90 points) would cost more than a tenth of the gradient: 1."""
     n = x.size
     if n < STEP_PROBE_MIN_N:
         return 1.0, {}
