@@ -41,7 +41,8 @@ f's noise
     polynomial: 46·ε|f| at 0.3), and the estimate missed the true error by up to 15×. So f's
     noise σ is measured once per stencil, from 9 equally spaced points across it
     (:func:`noise_level`, Moré & Wild's ECnoise), and R is the larger of the model and
-    3·σ·Σ|wᵢ|/hᵏ (NOISE_MARGIN); it enters the step selection too. The 9 points cost 5–6
+    3·σ·Σ|wᵢ|/hᵏ (NOISE_MARGIN); it enters the step selection too (a callable's gradient
+    measures it once per point: "Gradients of a callable" below). The 9 points cost 5–6
     evaluations more (most fall on the stencil's own points); a parsed f evaluates them in the
     same vectorised call. Richardson measures the noise of a callable once, across its first
     row (9 more evaluations: its rows' points are not equally spaced); it chooses its entry
@@ -116,6 +117,8 @@ __all__ = [
     "ACCURACIES",
     "ENGINES",
     "METHODS",
+    "Evaluations",
+    "batch_axis",
     "check_options",
     "default_step",
     "derivative",
@@ -125,6 +128,7 @@ __all__ = [
     "jacobian",
     "richardson",
     "stencil_offsets",
+    "step_factor",
     "step_for",
     "truncation_constant",
     "truncation_order",
