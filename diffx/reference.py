@@ -49,8 +49,47 @@ def _exact(x: float) -> sympy.Rational:
     return sympy.Rational(float(x))  # exact: every float is a dyadic rational
 
 
+LARGE_EXPRESSION_OPS = 300  # beyond this, evaluate the shared subexpressions once (below)
+
+
+def _shared_evaluation(expr: sympy.Expr, symbols: Sequence[sympy.Symbol],
+                       point: np.ndarray, digits: int) -> mpmath.mpf | None:
+    """A large expression evaluated in mpmath with its repeated subexpressions computed once
+    (lambdify with cse): numpy code traced to SymPy repeats subexpressions many times (a max
+    inside every term of a softmax), and evalf walks each repetition, taking minutes where
+    this takes milliseconds. The precision is raised until two evaluations (at p and about
+    2p working digits) agree to ``digits``, as evalf's own precision loop does. None when the
+    value is not a finite real (evalf then says why) or mpmath cannot evaluate a function."""
+    try:
+        compiled = sympy.lambdify(symbols, expr, modules="mpmath", cse=True)
+        args = [mpmath.mpf(float(v)) for v in point]  # exact: a float is a dyadic rational
+        working = digits + 20
+        previous = None
+        while working <= 16 * digits:
+            with mpmath.workdps(working):
+                value = compiled(*args)
+            if isinstance(value, mpmath.mpc):
+                if abs(value.imag) > abs(value.real) * mpmath.mpf(10) ** -digits:
+                    return None
+                value = value.real
+            if not isinstance(value, mpmath.mpf) or not mpmath.isfinite(value):
+                return None
+            if previous is not None and abs(value - previous) <= abs(value) * mpmath.mpf(
+                    10) ** -(digits + 2):
+                with mpmath.workdps(digits + 10):
+                    return +value
+            previous, working = value, 2 * working
+    except (TypeError, ValueError, ZeroDivisionError, NameError, AttributeError):
+        return None
+    return None
+
+
 def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], point: np.ndarray,
               digits: int, what: str = "the derivative") -> mpmath.mpf:
+    if sympy.count_ops(expr) > LARGE_EXPRESSION_OPS:
+        value = _shared_evaluation(expr, symbols, point, digits)
+        if value is not None:
+            return value
     subs = {s: _exact(v) for s, v in zip(symbols, point)}
     try:
         value = expr.evalf(n=digits, subs=subs, maxn=10 * digits)
