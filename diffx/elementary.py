@@ -732,7 +732,7 @@ rad2deg = _row("rad2deg", _np_rad2deg, lambda x: x * 180 / mpmath.pi,
 arcsinh = _row("arcsinh", np.arcsinh, mpmath.asinh, sympy.asinh, lambda tf: tf.math.asinh,
                [lambda x, y: 1.0 / sqrt(1.0 + x * x)])
 arccosh = _row("arccosh", np.arccosh, mpmath.acosh, sympy.acosh, lambda tf: tf.math.acosh,
-               [lambda x, y: 1.0 / sqrt((x - 1.0) * (x + 1.0))],  # not x² - 1: exact near 1
+               [lambda x, y: 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0))],  # not x² - 1: exact near 1
                domain=Domain(Interval(1, INF, lower_closed=True), Interval(1, INF)),
                doc="inverse of cosh on [1, inf); derivative infinite at the edge 1")
 arctanh = _row("arctanh", np.arctanh, mpmath.atanh, sympy.atanh, lambda tf: tf.math.atanh,
