@@ -467,6 +467,18 @@ def _tf_heaviside_at(tf: Any) -> Callable:
     return heaviside_at
 
 
+def _tf_fmod(tf: Any) -> Callable:
+    """tf.truncatemod for the value (TensorFlow has no gradient for it), differentiated as
+    a - b·k with the quotient k = trunc(a/b) = (a - out)/b held constant."""
+    def fmod(a, b):
+        a, b = (tf.convert_to_tensor(v, dtype=_tf_dtype(a, b)) for v in (a, b))
+        y = tf.truncatemod(tf.stop_gradient(a), tf.stop_gradient(b))  # watched by no tape
+        g = a - b * tf.round((tf.stop_gradient(a) - y) / tf.stop_gradient(b))
+        return y + (g - tf.stop_gradient(g))
+
+    return fmod
+
+
 def _tf_logaddexp2(tf: Any) -> Callable:
     logaddexp = _tf_logaddexp(tf)
     return lambda a, b: logaddexp(a * _LN2, b * _LN2) / _LN2
@@ -736,7 +748,7 @@ arccosh = _row("arccosh", np.arccosh, mpmath.acosh, sympy.acosh, lambda tf: tf.m
                domain=Domain(Interval(1, INF, lower_closed=True), Interval(1, INF)),
                doc="inverse of cosh on [1, inf); derivative infinite at the edge 1")
 arctanh = _row("arctanh", np.arctanh, mpmath.atanh, sympy.atanh, lambda tf: tf.math.atanh,
-               [lambda x, y: 1.0 / ((1.0 - x) * (1.0 + x))],
+               [lambda x, y: 1.0 / (1.0 - x * x)],  # (1 - x)(1 + x) cancels in arctanh'' near 0
                domain=Domain(Interval(-1, 1), Interval(-1, 1)),
                doc="inverse of tanh on (-1, 1); infinite at ±1 (edges, as log's 0)")
 cbrt = _row("cbrt", _np_cbrt, _mp_cbrt, _sympy_real_cbrt,
@@ -763,7 +775,7 @@ remainder = _row("remainder", np.remainder, _mp_remainder, sympy.Mod, lambda tf:
                  analytic=False, sympy_uses_partials=True,
                  doc="a - b*floor(a/b) (the sign of b); derivatives 1 and -floor(a/b), "
                      "jumps where a/b is an integer (there the values right of the jump in a)")
-fmod = _row("fmod", np.fmod, _mp_fmod, _sympy_fmod, lambda tf: tf.truncatemod,
+fmod = _row("fmod", np.fmod, _mp_fmod, _sympy_fmod, _tf_fmod,
             [_one, lambda a, b, out: -(a - out) / b],  # -trunc(a/b), out = a - b·trunc(a/b)
             analytic=False,
             doc="a - b*trunc(a/b) (the sign of a, C's fmod); derivatives 1 and -trunc(a/b), "

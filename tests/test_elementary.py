@@ -88,7 +88,7 @@ UNARY_POINTS: dict[str, list[float]] = {
     "arcsinh": [-30.0, -0.7, 1e-5, 0.4, 3.0],
     "arccosh": [1.01, 1.25, 2.0, 10.0, 1e4],
     "arctanh": [-0.9, -0.3, 1e-6, 0.5, 0.95],
-    "cbrt": [-27.0, -0.3, 1e-6, 2.0, 1e5],
+    "cbrt": [-27.0, -0.3, 2.0, 1e-6, 1e5],
 }
 # Binary operators; power only with a positive base (its second partial is out·log(a)).
 BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
