@@ -740,3 +740,104 @@ def test_sigmoid_rule_keeps_relative_accuracy_in_the_tails(x: float) -> None:
         s = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
         truth = s * (1 - s)  # 4.2e-18 at 40, 9.9e-305 at 700
     assert _rel(got, truth) <= DUAL_RTOL
+
+
+# --------------------------------------------------------------------------------------------
+# The conventions of the piecewise numpy rows at their kinks, against closed forms
+# --------------------------------------------------------------------------------------------
+TABLE_ENGINES = ("dual", "reverse", "symbolic", "tape")
+
+
+def _gradients(f, point) -> dict[str, list[float]]:
+    """f's gradient by every exact engine and the reference (kink warnings silenced)."""
+    from diffx.reference import reference_gradient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", diffx.errors.NonDifferentiableWarning)
+        got = {m: list(diffx.gradient(f, list(point), m)) for m in TABLE_ENGINES}
+        got["reference"] = [float(v) for v in reference_gradient(f, np.array(point))]
+    return got
+
+
+@pytest.mark.parametrize(("ufunc", "a", "b", "slope_b"), [
+    # at a multiple of b: remainder = fmod = 0, ∂/∂a = 1, ∂/∂b = -floor(a/b) resp. -trunc(a/b)
+    (np.remainder, 6.0, 2.0, -3.0), (np.remainder, 6.0, -2.0, 3.0),
+    (np.remainder, -6.0, 4.0, 2.0),  # -6/4 = -1.5: floor -2
+    (np.fmod, 6.0, 2.0, -3.0), (np.fmod, -6.0, 4.0, 1.0),  # trunc(-1.5) = -1
+    (np.fmod, 7.5, -2.5, 3.0),
+])
+def test_remainder_and_fmod_derivatives(ufunc, a: float, b: float, slope_b: float) -> None:
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (a, b)).items():
+        assert gradient == [1.0, slope_b], method
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (0.0, -2.0, [0.0, 0.0]),  # the kink a = 0: sign(0) = 0, as abs'(0)
+    (1.5, -2.0, [-1.0, 0.0]), (-1.5, 3.0, [-1.0, 0.0]), (-1.5, -3.0, [1.0, 0.0]),
+])
+def test_copysign_derivative_and_its_kink(a: float, b: float, expected: list) -> None:
+    # ∂/∂a copysign(a, b) = sign(a)·sign(b), ∂/∂b = 0
+    for method, gradient in _gradients(lambda v: np.copysign(v[0], v[1]), (a, b)).items():
+        assert gradient == expected, method
+
+
+def test_copysign_sees_negative_zero() -> None:
+    assert E.copysign(2.0, -0.0) == -2.0
+    got = diffx.gradient(lambda v: np.copysign(v[0], -0.0 * v[1]), [1.5, 1.0], "dual")
+    assert list(got) == [-1.0, 0.0]
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.fmax, np.minimum, np.fmin])
+def test_extremum_at_a_tie_gives_half_to_each(ufunc) -> None:
+    # the mean of the two tangents at a = b; np.maximum(x, 0) at 0 is ½, unlike relu'(0) = 0
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (1.25, 1.25)).items():
+        assert gradient == [0.5, 0.5], method
+    for method, gradient in _gradients(lambda v: ufunc(v[0], 0.0) + 0 * v[1], (0.0, 1.0)).items():
+        assert gradient == [0.5, 0.0], method
+    larger = ufunc in (np.maximum, np.fmax)
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (2.0, -1.0)).items():
+        assert gradient == ([1.0, 0.0] if larger else [0.0, 1.0]), method
+
+
+def test_fmax_and_fmin_ignore_nan_as_numpy() -> None:
+    got = np.fmax(Dual(np.array([1.0, np.nan]), np.array([1.0, 1.0])), 0.5)
+    assert list(got.value) == [1.0, 0.5]
+
+
+def test_heaviside_with_its_value_at_zero() -> None:
+    # np.heaviside(x, h0): 0 / h0 / 1; derivative 0 in x, and 1 in h0 exactly at x = 0
+    assert [E.heaviside_at(x, 0.25) for x in (-1.0, 0.0, 2.0)] == [0.0, 0.25, 1.0]
+    for point, expected in (((0.0, 0.25), [0.0, 1.0]), ((0.5, 0.25), [0.0, 0.0])):
+        for method, gradient in _gradients(lambda v: np.heaviside(v[0], v[1]), point).items():
+            assert gradient == expected, method
+
+
+def test_arccosh_at_its_edge_and_inside() -> None:
+    from diffx.errors import DomainError
+    from diffx.reference import reference_derivative
+
+    for f in ("arccosh(x)", lambda x: np.arccosh(x)):
+        with pytest.raises(DomainError, match="edge"):
+            reference_derivative(f, 1.0)
+        # d/dx arccosh x = 1/sqrt(x² - 1): 4/3 at 5/4
+        assert abs(float(reference_derivative(f, 1.25)) - 4 / 3) <= EPS
+        for method in TABLE_ENGINES:
+            assert abs(diffx.derivative(f, 1.25, method) - 4 / 3) <= 4 * EPS, method
+    assert E.arccosh.domain.edges == (1.0,) and E.arctanh.domain.edges == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize(("y", "x"), [(1.0, 2.0), (1.0, -2.0), (-3.0, -4.0), (-4.0, 1e-3)])
+def test_arctan2_partials_in_every_quadrant(y: float, x: float) -> None:
+    # ∂/∂y = x/(x² + y²), ∂/∂x = -y/(x² + y²), in exact rationals
+    r2 = sympy.Rational(x) ** 2 + sympy.Rational(y) ** 2
+    truth = [sympy.Rational(x) / r2, -sympy.Rational(y) / r2]
+    for method, gradient in _gradients(lambda v: np.arctan2(v[0], v[1]), (y, x)).items():
+        assert all(_rel(g, t) <= EXACT_RTOL for g, t in zip(gradient, truth)), method
+
+
+def test_cbrt_is_real_for_negative_arguments() -> None:
+    # cbrt(-8) = -2, d/dx cbrt x = 1/(3·cbrt(x)²) = 1/12 at ±8
+    assert E.cbrt(-8.0) == -2.0 and E.cbrt.mpmath(mpmath.mpf(-8)) == -2
+    assert E.cbrt.sympy(sympy.Integer(-8)) == -2
+    for method in (*TABLE_ENGINES, "complex-step"):
+        assert abs(diffx.derivative("cbrt(x)", -8.0, method) - 1 / 12) <= 4 * EPS, method
