@@ -353,6 +353,137 @@ _np_deg2rad = _with_complex_form(np.deg2rad, lambda x: x * (math.pi / 180.0))  #
 _np_rad2deg = _with_complex_form(np.rad2deg, lambda x: x * (180.0 / math.pi))
 
 
+def _complex_cbrt(x):
+    """The real cube root continued analytically: x**(1/3) right of 0, -(-x)**(1/3) left."""
+    x = np.asarray(x, dtype=complex)
+    out = np.where(np.real(x) < 0, -((-x) ** (1.0 / 3.0)), x ** (1.0 / 3.0))
+    return out[()] if out.ndim == 0 else out
+
+
+def _complex_arctan2(y, x):
+    """atan2(y, x) continued analytically: arctan(y/x) plus the quadrant's multiple of π
+    (constant near a real point) where |x| ≥ |y|, and ±π/2 - arctan(x/y) elsewhere, so
+    complex-step sees arctan's accurate imaginary part and never divides by a zero."""
+    y, x = np.broadcast_arrays(np.asarray(y, dtype=complex), np.asarray(x, dtype=complex))
+    ry, rx = np.real(y), np.real(x)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        near_x = np.abs(rx) >= np.abs(ry)
+        quadrant = np.where(rx < 0, np.where(ry < 0, -math.pi, math.pi), 0.0)
+        out = np.where(near_x, np.arctan(y / x) + quadrant,
+                       np.where(ry < 0, -math.pi / 2, math.pi / 2) - np.arctan(x / y))
+    return out[()] if out.ndim == 0 else out
+
+
+_np_cbrt = _with_complex_form(np.cbrt, _complex_cbrt)
+_np_arctan2 = _with_complex_form(np.arctan2, _complex_arctan2)
+_LN2 = math.log(2.0)
+_np_logaddexp2 = _with_complex_form(
+    np.logaddexp2, lambda a, b: _complex_logaddexp(a * _LN2, b * _LN2) / _LN2)
+
+
+def _mp_cbrt(x):
+    return mpmath.sign(x) * mpmath.cbrt(mpmath.fabs(x))  # mpmath's cbrt(-8) is complex
+
+
+def _mp_remainder(a, b):
+    return a - b * mpmath.floor(a / b)  # numpy's remainder: the sign of b
+
+
+def _mp_fmod(a, b):
+    q = a / b  # C's fmod: the sign of a (the quotient truncated toward 0)
+    return a - b * (mpmath.floor(q) if q >= 0 else mpmath.ceil(q))
+
+
+def _mp_copysign(a, b):
+    return mpmath.fabs(a) if b >= 0 else -mpmath.fabs(a)
+
+
+def _mp_heaviside_at(x, h0):
+    return mpmath.mpf(1) if x > 0 else (mpmath.mpf(h0) if x == 0 else mpmath.mpf(0))
+
+
+def _mp_maximum(a, b):
+    return a if a >= b else b
+
+
+def _mp_minimum(a, b):
+    return a if a <= b else b
+
+
+def _sympy_fmod(a, b):
+    return sympy.sign(a) * sympy.Mod(sympy.Abs(a), sympy.Abs(b))  # SymPy has no fmod
+
+
+def _sympy_copysign(a, b):
+    return sympy.Piecewise((sympy.Abs(a), b >= 0), (-sympy.Abs(a), True))
+
+
+def _sympy_maximum(a, b):
+    """max(a, b) with the tie's own branch, whose SymPy derivative is ½: not Max(a, b),
+    which SymPy writes Max(0, x) for b = 0, relu's form (relu'(0) = 0 by the table)."""
+    return sympy.Piecewise((a, a > b), (b, a < b), ((a + b) / 2, True))
+
+
+def _sympy_minimum(a, b):
+    return sympy.Piecewise((a, a < b), (b, a > b), ((a + b) / 2, True))
+
+
+def _sympy_real_cbrt(x):
+    return sympy.real_root(x, 3)
+
+
+def _tf_extremum(largest: bool) -> Callable:
+    """TensorFlow's maximum / minimum for the value, differentiated as (a + b ± |a - b|)/2
+    (``stop_gradient(y) + (g - stop_gradient(g))``): tf.abs' = sign with sign(0) = 0, so at a
+    tie each argument gets ½, the table's convention (tf.maximum's own gradient picks one)."""
+    def form(tf: Any) -> Callable:
+        def extremum(a, b):
+            a, b = (tf.convert_to_tensor(v, dtype=_tf_dtype(a, b)) for v in (a, b))
+            y = tf.maximum(a, b) if largest else tf.minimum(a, b)
+            g = (a + b + tf.abs(a - b)) / 2 if largest else (a + b - tf.abs(a - b)) / 2
+            return tf.stop_gradient(y) + (g - tf.stop_gradient(g))
+
+        return extremum
+
+    return form
+
+
+def _tf_copysign(tf: Any) -> Callable:
+    """|a| with the sign of b, -0.0 counting as negative (1/-0.0 = -inf), as numpy's."""
+    def copysign(a, b):
+        a, b = (tf.convert_to_tensor(v, dtype=_tf_dtype(a, b)) for v in (a, b))
+        negative = tf.logical_or(b < 0, tf.logical_and(tf.equal(b, 0), 1.0 / b < 0))
+        return tf.where(negative, -tf.abs(a), tf.abs(a))
+
+    return copysign
+
+
+def _tf_heaviside_at(tf: Any) -> Callable:
+    def heaviside_at(x, h0):
+        x, h0 = (tf.convert_to_tensor(v, dtype=_tf_dtype(x, h0)) for v in (x, h0))
+        one, zero = tf.ones_like(x), tf.zeros_like(x)
+        return tf.where(x > 0, one, tf.where(tf.equal(x, 0), h0 + zero, zero))
+
+    return heaviside_at
+
+
+def _tf_fmod(tf: Any) -> Callable:
+    """tf.truncatemod for the value (TensorFlow has no gradient for it), differentiated as
+    a - b·k with the quotient k = trunc(a/b) = (a - out)/b held constant."""
+    def fmod(a, b):
+        a, b = (tf.convert_to_tensor(v, dtype=_tf_dtype(a, b)) for v in (a, b))
+        y = tf.truncatemod(tf.stop_gradient(a), tf.stop_gradient(b))  # watched by no tape
+        g = a - b * tf.round((tf.stop_gradient(a) - y) / tf.stop_gradient(b))
+        return y + (g - tf.stop_gradient(g))
+
+    return fmod
+
+
+def _tf_logaddexp2(tf: Any) -> Callable:
+    logaddexp = _tf_logaddexp(tf)
+    return lambda a, b: logaddexp(a * _LN2, b * _LN2) / _LN2
+
+
 _MATH_ERF = np.vectorize(math.erf, otypes=[float])  # libm's erf; numpy has no erf ufunc
 
 
@@ -609,6 +740,82 @@ rad2deg = _row("rad2deg", _np_rad2deg, lambda x: x * 180 / mpmath.pi,
                [lambda x, y: 180.0 / _pi_like(x)], ufuncs=(np.rad2deg, np.degrees),
                doc="x*180/pi")
 
+# inverse hyperbolic functions, the real cube root, atan2 and logaddexp2 (parser names too)
+arcsinh = _row("arcsinh", np.arcsinh, mpmath.asinh, sympy.asinh, lambda tf: tf.math.asinh,
+               [lambda x, y: 1.0 / sqrt(1.0 + x * x)])
+arccosh = _row("arccosh", np.arccosh, mpmath.acosh, sympy.acosh, lambda tf: tf.math.acosh,
+               [lambda x, y: 1.0 / (sqrt(x - 1.0) * sqrt(x + 1.0))],  # not x² - 1: exact near 1
+               domain=Domain(Interval(1, INF, lower_closed=True), Interval(1, INF)),
+               doc="inverse of cosh on [1, inf); derivative infinite at the edge 1")
+arctanh = _row("arctanh", np.arctanh, mpmath.atanh, sympy.atanh, lambda tf: tf.math.atanh,
+               [lambda x, y: 1.0 / (1.0 - x * x)],  # (1 - x)(1 + x) cancels in arctanh'' near 0
+               domain=Domain(Interval(-1, 1), Interval(-1, 1)),
+               doc="inverse of tanh on (-1, 1); infinite at ±1 (edges, as log's 0)")
+cbrt = _row("cbrt", _np_cbrt, _mp_cbrt, _sympy_real_cbrt,
+            lambda tf: lambda x: tf.math.sign(x) * tf.pow(tf.abs(x), 1.0 / 3.0),
+            [lambda x, y: 1.0 / (3.0 * y * y)], domain=Domain(kinks=(0.0,)),
+            ufuncs=(np.cbrt,),
+            doc="the real cube root (negative for negative x); derivative infinite at 0")
+arctan2 = _row("arctan2", _np_arctan2, mpmath.atan2, sympy.atan2, lambda tf: tf.math.atan2,
+               [lambda y, x, out: x / (x * x + y * y), lambda y, x, out: -y / (x * x + y * y)],
+               ufuncs=(np.arctan2,),
+               doc="the angle of the point (x, y) for arctan2(y, x), in (-pi, pi]; "
+                   "not differentiable at (0, 0) and discontinuous on x < 0, y = 0")
+logaddexp2 = _row("logaddexp2", _np_logaddexp2,
+                  lambda a, b: mpmath.log(mpmath.power(2, a) + mpmath.power(2, b), 2),
+                  _sympy_codegen("logaddexp2"), _tf_logaddexp2,
+                  [lambda a, b, out: sigmoid((a - b) * log(_like(a, 2.0))),
+                   lambda a, b, out: sigmoid((b - a) * log(_like(a, 2.0)))],
+                  ufuncs=(np.logaddexp2,), doc="log2(2**a + 2**b) without overflow")
+
+# numpy's piecewise ufuncs. Binary rows' kinks are not in their Domain (REALS but for copysign
+# and heaviside_at, whose kink is at 0 in the first argument); each row's doc names them.
+remainder = _row("remainder", np.remainder, _mp_remainder, sympy.Mod, lambda tf: tf.math.floormod,
+                 [_one, lambda a, b, out: -(a - out) / b],  # -floor(a/b), out = a - b·floor(a/b)
+                 analytic=False, sympy_uses_partials=True,
+                 doc="a - b*floor(a/b) (the sign of b); derivatives 1 and -floor(a/b), "
+                     "jumps where a/b is an integer (there the values right of the jump in a)")
+fmod = _row("fmod", np.fmod, _mp_fmod, _sympy_fmod, _tf_fmod,
+            [_one, lambda a, b, out: -(a - out) / b],  # -trunc(a/b), out = a - b·trunc(a/b)
+            analytic=False,
+            doc="a - b*trunc(a/b) (the sign of a, C's fmod); derivatives 1 and -trunc(a/b), "
+                "jumps where a/b is a non-zero integer")
+copysign = _row("copysign", np.copysign, _mp_copysign, _sympy_copysign, _tf_copysign,
+                [lambda a, b, out: sign(a) * copysign(1.0, b), _zero],
+                domain=Domain(kinks=(0.0,)), analytic=False,
+                doc="|a| with the sign of b (-0.0 counts as negative; SymPy cannot see it); "
+                    "derivative sign(a)*copysign(1, b), 0 at the kink a = 0")
+heaviside_at = _row("heaviside_at", np.heaviside, _mp_heaviside_at,
+                    lambda x, h0: sympy.Heaviside(x, h0), _tf_heaviside_at,
+                    [_zero, lambda x, h0, out: 1.0 - abs(sign(x))],
+                    domain=Domain(kinks=(0.0,)), analytic=False, sympy_uses_partials=True,
+                    doc="numpy's heaviside(x, h0): 0 for x < 0, h0 at 0, 1 for x > 0; "
+                        "derivative 0 in x (kink at 0), 1 in h0 at x = 0 only")
+
+
+def _larger_first(a, b, out):
+    """∂max(a, b)/∂a: 1 where a > b, ½ at a tie (the mean of the two tangents, JAX's and
+    PyTorch's convention), 0 where a < b; and ∂max/∂b by symmetry, ∂min likewise."""
+    return 0.5 * (1.0 + sign(a - b))
+
+
+def _larger_second(a, b, out):
+    return 0.5 * (1.0 - sign(a - b))
+
+
+maximum = _row("maximum", np.maximum, _mp_maximum, _sympy_maximum, _tf_extremum(True),
+               [_larger_first, _larger_second], analytic=False,
+               doc="the larger of a and b; kink at a = b, where each gets derivative 1/2")
+minimum = _row("minimum", np.minimum, _mp_minimum, _sympy_minimum, _tf_extremum(False),
+               [_larger_second, _larger_first], analytic=False,
+               doc="the smaller of a and b; kink at a = b, where each gets derivative 1/2")
+fmax = _row("fmax", np.fmax, _mp_maximum, _sympy_maximum, _tf_extremum(True),
+            [_larger_first, _larger_second], analytic=False,
+            doc="maximum ignoring a NaN argument; the derivatives of maximum")
+fmin = _row("fmin", np.fmin, _mp_minimum, _sympy_minimum, _tf_extremum(False),
+            [_larger_second, _larger_first], analytic=False,
+            doc="minimum ignoring a NaN argument; the derivatives of minimum")
+
 OPERATORS: dict[str, Elementary] = {r.name: r for r in (add, subtract, multiply, divide, power,
                                                         negative)}
 # the functions expressions may call by name (the parser's whitelist) and diffx exports
@@ -616,10 +823,12 @@ FUNCTIONS: dict[str, Elementary] = {
     r.name: r
     for r in (sin, cos, tan, exp, log, sqrt, tanh, sinh, cosh, arcsin, arccos, arctan, abs,
               sigmoid, softplus, relu, sign, heaviside, expm1, log1p, exp2, log2, log10, hypot,
-              logaddexp, erf)
+              logaddexp, erf, arcsinh, arccosh, arctanh, cbrt, arctan2, logaddexp2)
 }
 NUMPY_ONLY: dict[str, Elementary] = {r.name: r for r in (square, reciprocal, positive, deg2rad,
-                                                         rad2deg)}
+                                                         rad2deg, remainder, fmod, copysign,
+                                                         heaviside_at, maximum, minimum, fmax,
+                                                         fmin)}
 ELEMENTARY: dict[str, Elementary] = {**OPERATORS, **FUNCTIONS, **NUMPY_ONLY}
 
 CONSTANTS: dict[str, Constant] = {
@@ -632,6 +841,10 @@ ALIASES: dict[str, str] = {
     "asin": "arcsin",
     "acos": "arccos",
     "atan": "arctan",
+    "asinh": "arcsinh",
+    "acosh": "arccosh",
+    "atanh": "arctanh",
+    "atan2": "arctan2",
     "ln": "log",
     "logistic": "sigmoid",
 }
@@ -654,9 +867,11 @@ def _sympy_heads() -> dict[type, list[tuple[Elementary, Any, tuple]]]:
     """For each SymPy class that a function's ``sympy`` form is an application of (sin, Abs,
     Max for relu, Pow for sqrt), the rows in table order with that form on Wild symbols.
     Compositions whose arguments sit deeper (sigmoid, softplus) have none: SymPy's tree shows
-    their parts."""
+    their parts. The numpy-only rows whose derivative SymPy lacks or gets wrong
+    (``sympy_uses_partials``: Mod for remainder, Heaviside(x, h0)) come after the functions."""
     heads: dict[type, list[tuple[Elementary, Any, tuple]]] = {}
-    for row in FUNCTIONS.values():
+    numpy_rules = [row for row in NUMPY_ONLY.values() if row.sympy_uses_partials]
+    for row in [*FUNCTIONS.values(), *numpy_rules]:
         wilds = tuple(sympy.Wild(f"a{i}") for i in range(row.arity))
         pattern = row.sympy(*wilds)
         if all(w in pattern.args for w in wilds):

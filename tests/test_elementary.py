@@ -85,6 +85,10 @@ UNARY_POINTS: dict[str, list[float]] = {
     "deg2rad": [-200.0, 0.7, 45.0, 1e3],
     "rad2deg": [-4.0, 0.7, 1.3, 1e3],
     "erf": [-3.0, -0.5, 1e-5, 0.8, 2.5, 5.0],
+    "arcsinh": [-30.0, -0.7, 1e-5, 0.4, 3.0],
+    "arccosh": [1.01, 1.25, 2.0, 10.0, 1e4],
+    "arctanh": [-0.9, -0.3, 1e-6, 0.5, 0.95],
+    "cbrt": [-27.0, -0.3, 2.0, 1e-6, 1e5],
 }
 # Binary operators; power only with a positive base (its second partial is out·log(a)).
 BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
@@ -95,6 +99,18 @@ BINARY_POINTS: dict[str, list[tuple[float, float]]] = {
     "power": [(1.7, -0.6), (0.3, 2.5), (2.0, 3.0), (0.9, 0.5)],
     "hypot": [(1.7, -0.6), (0.3, 2.5), (-4.0, 1e-3), (3e-5, -4e-5)],
     "logaddexp": [(1.7, -0.6), (0.3, 2.5), (-30.0, 2.0), (700.0, 699.0)],
+    "logaddexp2": [(1.7, -0.6), (0.3, 2.5), (-30.0, 2.0), (1000.0, 999.0)],
+    # arctan2(y, x) in all four quadrants, away from (0, 0) and the cut x < 0, y = 0
+    "arctan2": [(1.7, -0.6), (0.3, 2.5), (-0.4, -1.5), (-2.0, 0.5)],
+    # the piecewise rows away from their kinks and jumps (a/b integer, a = 0, a = b)
+    "remainder": [(7.3, 2.0), (-7.3, 2.0), (7.3, -2.5), (0.3, 2.5)],
+    "fmod": [(7.3, 2.0), (-7.3, 2.0), (7.3, -2.5), (0.3, 2.5)],
+    "copysign": [(1.7, -0.6), (-0.3, 2.5), (-4.0, -0.7)],
+    "heaviside_at": [(-2.0, 0.5), (0.3, 0.5), (1.5, 0.25)],
+    "maximum": [(1.7, -0.6), (0.3, 2.5)],
+    "minimum": [(1.7, -0.6), (0.3, 2.5)],
+    "fmax": [(1.7, -0.6), (0.3, 2.5)],
+    "fmin": [(1.7, -0.6), (0.3, 2.5)],
 }
 CASES = [(name, (x,)) for name, xs in UNARY_POINTS.items() for x in xs] + [
     (name, ab) for name, pairs in BINARY_POINTS.items() for ab in pairs]
@@ -203,12 +219,25 @@ def _partial_cases():
             yield pytest.param(name, args, i, id=f"{name}-{args}-d{i}")
 
 
+# closed forms of the partials SymPy cannot take (Mod and Heaviside's value at 0 have none),
+# on the exact rationals of the float arguments; away from the jumps
+SYMPY_HAS_NO_DERIVATIVE = {
+    ("remainder", 0): lambda a, b: 1, ("remainder", 1): lambda a, b: -sympy.floor(a / b),
+    ("fmod", 0): lambda a, b: 1,
+    ("fmod", 1): lambda a, b: -sympy.sign(a / b) * sympy.floor(abs(a / b)),  # -trunc(a/b)
+    ("heaviside_at", 1): lambda x, h0: 1 if x == 0 else 0,
+}
+
+
 @pytest.mark.parametrize(("name", "args", "i"), list(_partial_cases()))
 def test_partial_rule_in_floats_matches_sympy_diff(name: str, args: tuple, i: int) -> None:
     row = ELEMENTARY[name]
-    symbols = sympy.symbols(f"a0:{len(args)}", real=True)
-    derivative = sympy.diff(row.sympy(*symbols), symbols[i])
-    truth = derivative.subs({s: sympy.Rational(a) for s, a in zip(symbols, args)})
+    if (name, i) in SYMPY_HAS_NO_DERIVATIVE:  # SymPy leaves Derivative(Mod(a, b), a) alone
+        truth = SYMPY_HAS_NO_DERIVATIVE[name, i](*(sympy.Rational(a) for a in args))
+    else:
+        symbols = sympy.symbols(f"a0:{len(args)}", real=True)
+        derivative = sympy.diff(row.sympy(*symbols), symbols[i])
+        truth = derivative.subs({s: sympy.Rational(a) for s, a in zip(symbols, args)})
     got = row.partials[i](*args, row.numpy(*args))
     assert isinstance(got, (float, np.floating))
     assert _rel(got, truth) <= RULE_RTOL
@@ -238,6 +267,11 @@ def test_partial_rule_runs_on_sympy_symbols() -> None:
         for i, partial in enumerate(row.partials):
             rule = sympy.nsimplify(partial(*args, row.sympy(*args)))
             truth = sympy.diff(row.sympy(*args), args[i])
+            if row.domain.kinks:  # cbrt = |x|^⅓·sign(x): equal on each side of the kink 0
+                side = sympy.Symbol("p", positive=True)
+                assert all(sympy.simplify((rule - truth).subs(x, s * side)) == 0
+                           for s in (1, -1)), (row.name, i, rule, truth)
+                continue
             assert sympy.simplify(rule - truth) == 0, (row.name, i, rule, truth)
 
 
@@ -338,11 +372,12 @@ def test_import_diffx_does_not_import_heavy_packages() -> None:
 @pytest.mark.parametrize("z", [1 + 2j, np.complex128(0.5 - 1e-100j),
                                np.array([1.0 + 0j, 2.0 + 1e-20j])])
 def test_non_analytic_rows_refuse_complex(name: str, z) -> None:
-    row = FUNCTIONS[name]
-    assert {"abs", "relu", "sign", "heaviside"} <= {n for n, r in ELEMENTARY.items()
-                                                    if not r.analytic}
+    row = ELEMENTARY[name]
+    assert {"abs", "relu", "sign", "heaviside", "remainder", "fmod", "copysign", "maximum",
+            "minimum", "fmax", "fmin", "heaviside_at"} <= {n for n, r in ELEMENTARY.items()
+                                                           if not r.analytic}
     with pytest.raises(UnsupportedError, match="complex"):
-        row(z)
+        row(z, *[0.5] * (row.arity - 1))
 
 
 def test_erf_takes_arrays_and_refuses_complex_step_clearly() -> None:
@@ -402,13 +437,20 @@ def test_analytic_rows_give_the_analytic_continuation(name: str, z: complex, tru
     ("logaddexp", (700.0 + 1e-100j, 699.0), 1 / (1 + math.exp(-1.0))),
     ("deg2rad", (45.0 + 1e-100j,), math.pi / 180),
     ("rad2deg", (1.3 + 1e-100j,), 180 / math.pi),
+    # likewise np.cbrt (real cube root: negative left of 0), np.arctan2 (every quadrant;
+    # ∂/∂y = x/(x² + y²), ∂/∂x = -y/(x² + y²)) and np.logaddexp2 (∂/∂a = 2^a/(2^a + 2^b))
+    ("cbrt", (8.0 + 1e-100j,), 1 / 12), ("cbrt", (-8.0 + 1e-100j,), 1 / 12),
+    ("arctan2", (1.0 + 1e-100j, -2.0), -2 / 5), ("arctan2", (-3.0, -4.0 + 1e-100j), 3 / 25),
+    ("arctan2", (-4.0 + 1e-100j, 1.0), 1 / 17),
+    ("arctan2", (2.0, -1e-3 + 1e-100j), -2 / (4 + 1e-6)),
+    ("logaddexp2", (-30.0 + 1e-100j, 2.0), 1 / (1 + 2.0 ** 32)),
 ])
 def test_complex_forms_of_numpy_real_only_ufuncs(name: str, args: tuple, slope: float) -> None:
     row = ELEMENTARY[name]
     got = complex(row(*args))
     real = row(*(a.real if isinstance(a, complex) else a for a in args))
     assert abs(got.real - real) <= FLOAT_RTOL * abs(real)
-    assert abs(got.imag / 1e-100 - slope) <= 4 * EPS * slope
+    assert abs(got.imag / 1e-100 - slope) <= 4 * EPS * abs(slope)
 
 
 @pytest.mark.parametrize(("a", "b"), [(2.0 + 1.0j, 2.5), (-2.0 + 1e-100j, 2.5), (0.3 - 0.2j, -1.5)])
@@ -512,7 +554,8 @@ SMOOTH_RANGES: dict[str, tuple[float, float]] = {
     "cosh": (-20.0, 20.0), "arcsin": (-0.9, 0.9), "arccos": (-0.9, 0.9),
     "arctan": (-100.0, 100.0), "sigmoid": (-30.0, 30.0), "softplus": (-30.0, 30.0),
     "expm1": (-30.0, 30.0), "exp2": (-50.0, 50.0), "log1p": (-0.9, 1e3), "log2": (1e-3, 1e3),
-    "log10": (1e-3, 1e3), "erf": (-6.0, 6.0),
+    "log10": (1e-3, 1e3), "erf": (-6.0, 6.0), "arcsinh": (-100.0, 100.0),
+    "arccosh": (1.001, 1e3), "arctanh": (-0.9, 0.9), "cbrt": (-1e3, 1e3),
 }
 DUAL_RTOL = 1e-13  # ≈ 450·EPS (the brief's bound): a rule is a few roundings, measured ≤ 1e-15
 
@@ -697,3 +740,104 @@ def test_sigmoid_rule_keeps_relative_accuracy_in_the_tails(x: float) -> None:
         s = 1 / (1 + mpmath.exp(-mpmath.mpf(x)))
         truth = s * (1 - s)  # 4.2e-18 at 40, 9.9e-305 at 700
     assert _rel(got, truth) <= DUAL_RTOL
+
+
+# --------------------------------------------------------------------------------------------
+# The conventions of the piecewise numpy rows at their kinks, against closed forms
+# --------------------------------------------------------------------------------------------
+TABLE_ENGINES = ("dual", "reverse", "symbolic", "tape")
+
+
+def _gradients(f, point) -> dict[str, list[float]]:
+    """f's gradient by every exact engine and the reference (kink warnings silenced)."""
+    from diffx.reference import reference_gradient
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", diffx.errors.NonDifferentiableWarning)
+        got = {m: list(diffx.gradient(f, list(point), m)) for m in TABLE_ENGINES}
+        got["reference"] = [float(v) for v in reference_gradient(f, np.array(point))]
+    return got
+
+
+@pytest.mark.parametrize(("ufunc", "a", "b", "slope_b"), [
+    # at a multiple of b: remainder = fmod = 0, ∂/∂a = 1, ∂/∂b = -floor(a/b) resp. -trunc(a/b)
+    (np.remainder, 6.0, 2.0, -3.0), (np.remainder, 6.0, -2.0, 3.0),
+    (np.remainder, -6.0, 4.0, 2.0),  # -6/4 = -1.5: floor -2
+    (np.fmod, 6.0, 2.0, -3.0), (np.fmod, -6.0, 4.0, 1.0),  # trunc(-1.5) = -1
+    (np.fmod, 7.5, -2.5, 3.0),
+])
+def test_remainder_and_fmod_derivatives(ufunc, a: float, b: float, slope_b: float) -> None:
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (a, b)).items():
+        assert gradient == [1.0, slope_b], method
+
+
+@pytest.mark.parametrize(("a", "b", "expected"), [
+    (0.0, -2.0, [0.0, 0.0]),  # the kink a = 0: sign(0) = 0, as abs'(0)
+    (1.5, -2.0, [-1.0, 0.0]), (-1.5, 3.0, [-1.0, 0.0]), (-1.5, -3.0, [1.0, 0.0]),
+])
+def test_copysign_derivative_and_its_kink(a: float, b: float, expected: list) -> None:
+    # ∂/∂a copysign(a, b) = sign(a)·sign(b), ∂/∂b = 0
+    for method, gradient in _gradients(lambda v: np.copysign(v[0], v[1]), (a, b)).items():
+        assert gradient == expected, method
+
+
+def test_copysign_sees_negative_zero() -> None:
+    assert E.copysign(2.0, -0.0) == -2.0
+    got = diffx.gradient(lambda v: np.copysign(v[0], -0.0 * v[1]), [1.5, 1.0], "dual")
+    assert list(got) == [-1.0, 0.0]
+
+
+@pytest.mark.parametrize("ufunc", [np.maximum, np.fmax, np.minimum, np.fmin])
+def test_extremum_at_a_tie_gives_half_to_each(ufunc) -> None:
+    # the mean of the two tangents at a = b; np.maximum(x, 0) at 0 is ½, unlike relu'(0) = 0
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (1.25, 1.25)).items():
+        assert gradient == [0.5, 0.5], method
+    for method, gradient in _gradients(lambda v: ufunc(v[0], 0.0) + 0 * v[1], (0.0, 1.0)).items():
+        assert gradient == [0.5, 0.0], method
+    larger = ufunc in (np.maximum, np.fmax)
+    for method, gradient in _gradients(lambda v: ufunc(v[0], v[1]), (2.0, -1.0)).items():
+        assert gradient == ([1.0, 0.0] if larger else [0.0, 1.0]), method
+
+
+def test_fmax_and_fmin_ignore_nan_as_numpy() -> None:
+    got = np.fmax(Dual(np.array([1.0, np.nan]), np.array([1.0, 1.0])), 0.5)
+    assert list(got.value) == [1.0, 0.5]
+
+
+def test_heaviside_with_its_value_at_zero() -> None:
+    # np.heaviside(x, h0): 0 / h0 / 1; derivative 0 in x, and 1 in h0 exactly at x = 0
+    assert [E.heaviside_at(x, 0.25) for x in (-1.0, 0.0, 2.0)] == [0.0, 0.25, 1.0]
+    for point, expected in (((0.0, 0.25), [0.0, 1.0]), ((0.5, 0.25), [0.0, 0.0])):
+        for method, gradient in _gradients(lambda v: np.heaviside(v[0], v[1]), point).items():
+            assert gradient == expected, method
+
+
+def test_arccosh_at_its_edge_and_inside() -> None:
+    from diffx.errors import DomainError
+    from diffx.reference import reference_derivative
+
+    for f in ("arccosh(x)", lambda x: np.arccosh(x)):
+        with pytest.raises(DomainError, match="edge"):
+            reference_derivative(f, 1.0)
+        # d/dx arccosh x = 1/sqrt(x² - 1): 4/3 at 5/4
+        assert abs(float(reference_derivative(f, 1.25)) - 4 / 3) <= EPS
+        for method in TABLE_ENGINES:
+            assert abs(diffx.derivative(f, 1.25, method) - 4 / 3) <= 4 * EPS, method
+    assert E.arccosh.domain.edges == (1.0,) and E.arctanh.domain.edges == (-1.0, 1.0)
+
+
+@pytest.mark.parametrize(("y", "x"), [(1.0, 2.0), (1.0, -2.0), (-3.0, -4.0), (-4.0, 1e-3)])
+def test_arctan2_partials_in_every_quadrant(y: float, x: float) -> None:
+    # ∂/∂y = x/(x² + y²), ∂/∂x = -y/(x² + y²), in exact rationals
+    r2 = sympy.Rational(x) ** 2 + sympy.Rational(y) ** 2
+    truth = [sympy.Rational(x) / r2, -sympy.Rational(y) / r2]
+    for method, gradient in _gradients(lambda v: np.arctan2(v[0], v[1]), (y, x)).items():
+        assert all(_rel(g, t) <= EXACT_RTOL for g, t in zip(gradient, truth)), method
+
+
+def test_cbrt_is_real_for_negative_arguments() -> None:
+    # cbrt(-8) = -2, d/dx cbrt x = 1/(3·cbrt(x)²) = 1/12 at ±8
+    assert E.cbrt(-8.0) == -2.0 and E.cbrt.mpmath(mpmath.mpf(-8)) == -2
+    assert E.cbrt.sympy(sympy.Integer(-8)) == -2
+    for method in (*TABLE_ENGINES, "complex-step"):
+        assert abs(diffx.derivative("cbrt(x)", -8.0, method) - 1 / 12) <= 4 * EPS, method

@@ -241,13 +241,13 @@ def aligned_tangent(d: Dual, ndim: int) -> Any:
 
 def _ufunc(ufunc: np.ufunc, method: str, inputs: tuple, kwargs: dict) -> Any:
     if method == "__call__" and not kwargs:
+        if ufunc in Installed.ufuncs:  # np.maximum, np.minimum (their tie warning), np.matmul
+            return Installed.ufuncs[ufunc](*inputs)
         row = E.ROW_OF_UFUNC.get(ufunc)
         if row is not None:
             return row(*inputs)
         if ufunc in PRIMAL_ONLY:
             return ufunc(*(primal(x) for x in inputs))
-        if ufunc in Installed.ufuncs:  # np.maximum, np.minimum, np.matmul (dual_arrays)
-            return Installed.ufuncs[ufunc](*inputs)
     name = ufunc.__name__ if method == "__call__" else f"{ufunc.__name__}.{method}"
     raise UnsupportedError(
         f"numpy.{name}{' with ' + ', '.join(kwargs) + '=' if kwargs else ''} has no rule for "

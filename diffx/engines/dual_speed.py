@@ -518,7 +518,8 @@ def _program_of(tape: _Tape, source: int, summed: bool = False) -> tuple[list, l
         row = None
         if isinstance(call, functools.partial) and call.func is _table_row:
             row = call.args[0]
-        elif isinstance(call, functools.partial) and call.func is _ufunc_call:
+        elif isinstance(call, functools.partial) and call.func is _ufunc_call and \
+                call.args[0] not in Installed.ufuncs:  # dual_arrays' own rule first
             row = E.ROW_OF_UFUNC.get(call.args[0])
         if row is not None and i + 1 == source and summed:
             call = functools.partial(_summed_rule_of, row, tape.tag)
