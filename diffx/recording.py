@@ -22,6 +22,7 @@ reverse-mode engine (:mod:`diffx.engines.reverse`) and the bad-point policy
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -31,7 +32,7 @@ import numpy as np
 from diffx import elementary as E
 from diffx.array_adjoints import READINGS, Linear, layered, unbroadcast
 from diffx.array_rules import ARRAY_RULES, PRIMAL_ONLY, ArrayRule, NumpyMethods
-from diffx.errors import UnsupportedError
+from diffx.errors import NonDifferentiableWarning, UnsupportedError
 from diffx.functions import CallableFunction, Function
 
 __all__ = ["INDEXING", "Node", "Operation", "Tape", "forward_sweep", "record", "records_arrays",
@@ -298,9 +299,17 @@ def _record(row: E.Elementary, args: tuple) -> Any:
         else:
             values.append(a)
     out = row(*values)
+    if row in _TIES and np.any(E.primal(values[0]) == E.primal(values[1])):
+        warnings.warn(NonDifferentiableWarning(
+            f"numpy.{row.name} at a tie of its arguments: not differentiable there unless "
+            f"their derivatives are equal, which a reverse sweep cannot see; each gets ½ "
+            f"(the table's convention)"), stacklevel=3)
     inputs = tuple((arg.index, partial(*values, out))
                    for arg, partial in zip(args, row.partials) if isinstance(arg, Node))
     return Node(tape, row, args, out, inputs)
+
+
+_TIES = frozenset({E.maximum, E.minimum, E.fmax, E.fmin})  # kinks where the arguments meet
 
 
 E.register_type(Node, _record)
