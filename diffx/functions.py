@@ -626,7 +626,14 @@ class CallableFunction(Function):
                 raise
             raise UnsupportedError(f"{self.name} could not be traced with SymPy symbols: "
                                    f"{refusal}") from None
-        return [sympy.sympify(o) for o in outputs]
+        forms = [sympy.sympify(o) for o in outputs]
+        size = written_size(forms)
+        if size > SYMPY_MAX_WRITTEN:
+            raise UnsupportedError(
+                f"{self.name} could not be traced with SymPy symbols: its formula written out "
+                f"has {size:.3g} operations (expression swell: the code reuses intermediate "
+                f"values, which a formula repeats), more than {SYMPY_MAX_WRITTEN}")
+        return forms
 
     def is_vector_valued(self, n: int) -> bool:
         return len(self.sympy_form(n)) > 1 if self._sympy_ok(n) else np.size(
@@ -638,6 +645,37 @@ class CallableFunction(Function):
             return True
         except UnsupportedError:
             return False
+
+
+SYMPY_MAX_WRITTEN = 20_000
+"""The largest SymPy form of a callable diffx differentiates symbolically, in operations
+written out (:func:`written_size`): beyond it SymPy's diff and evalf, which walk every
+repetition of a shared subexpression, take minutes to hours."""
+
+
+def written_size(exprs: Sequence[sympy.Basic]) -> int:
+    """How many operations ``exprs`` have written out as trees (every repetition of a shared
+    subexpression counted), computed over the distinct subexpressions once.
+
+    >>> x = sympy.Symbol("x")
+    >>> e = sympy.sin(x) + 1
+    >>> written_size([e]), written_size([e * e + e])
+    (4, 11)
+    """
+    sizes: dict[sympy.Basic, int] = {}
+    stack = list(exprs)
+    while stack:
+        e = stack[-1]
+        if e in sizes:
+            stack.pop()
+            continue
+        missing = [a for a in e.args if a not in sizes]
+        if missing:
+            stack.extend(missing)
+            continue
+        stack.pop()
+        sizes[e] = 1 + sum(sizes[a] for a in e.args)
+    return sum(sizes[e] for e in exprs)
 
 
 @contextmanager

@@ -27,7 +27,7 @@ import sympy
 
 from diffx.engines import symbolic
 from diffx.errors import DomainError, UnsupportedError
-from diffx.functions import Function, as_function, unsupported_on_failure
+from diffx.functions import Function, as_function, unsupported_on_failure, written_size
 from diffx.object_arrays import ObjectArray, flat_outputs
 from diffx.points import check_point
 
@@ -86,7 +86,7 @@ def _shared_evaluation(expr: sympy.Expr, symbols: Sequence[sympy.Symbol],
 
 def _evaluate(expr: sympy.Expr, symbols: Sequence[sympy.Symbol], point: np.ndarray,
               digits: int, what: str = "the derivative") -> mpmath.mpf:
-    if sympy.count_ops(expr) > LARGE_EXPRESSION_OPS:
+    if written_size([expr]) > LARGE_EXPRESSION_OPS:
         value = _shared_evaluation(expr, symbols, point, digits)
         if value is not None:
             return value
