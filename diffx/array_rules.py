@@ -110,7 +110,9 @@ class ArrayRule:
     is a constant; tangents may carry leading batch axes; a tuple-valued function returns a
     tuple of tangents, None where the derivative is 0), for any engine to reuse;
     ``reads_values``: a query whose answer depends on the values (argmax), which a symbolic
-    reader cannot give.
+    reader cannot give; ``analytic`` False: numpy's own function on complex input is not the
+    complex-analytic extension (max compares, std and norm take |z|, slogdet log|det|), so
+    complex-step differentiation cannot pass through it.
     """
 
     function: Callable
@@ -132,6 +134,7 @@ class ArrayRule:
     subscripts: bool = False
     jvp: Callable | None = None
     reads_values: bool = False
+    analytic: bool = True
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
@@ -662,7 +665,7 @@ ARRAY_RULES: dict[Callable, ArrayRule] = {rule.function: rule for rule in [
     ArrayRule(np.dot, "bilinear", arrays=("a", "b")),
     ArrayRule(np.matmul, "bilinear", arrays=("x1", "x2")),
     ArrayRule(np.where, "selection", arrays=("x", "y"), condition="condition"),
-    ArrayRule(np.clip, "composed", ("a_min", "a_max"), composition=_clip),
+    ArrayRule(np.clip, "composed", ("a_min", "a_max"), composition=_clip, analytic=False),
     ArrayRule(np.hstack, "composed", sequence=True, composition=_hstack),
     ArrayRule(np.vstack, "composed", sequence=True, composition=_vstack),
     ArrayRule(np.diag, "linear", ("k",), batched_from=None),
@@ -690,25 +693,28 @@ ARRAY_RULES: dict[Callable, ArrayRule] = {rule.function: rule for rule in [
     ArrayRule(np.array_split, "linear", ("indices_or_sections", "axis"), axis="axis"),
     ArrayRule(np.einsum, "multilinear", ("optimize",), moves=(("subscripts", "subscripts"),),
               subscripts=True),
-    ArrayRule(np.max, "extremum", ("axis", "keepdims"), axis="axis"),
-    ArrayRule(np.min, "extremum", ("axis", "keepdims"), axis="axis"),
-    ArrayRule(np.amax, "extremum", ("axis", "keepdims"), axis="axis"),
-    ArrayRule(np.amin, "extremum", ("axis", "keepdims"), axis="axis"),
+    ArrayRule(np.max, "extremum", ("axis", "keepdims"), axis="axis", analytic=False),
+    ArrayRule(np.min, "extremum", ("axis", "keepdims"), axis="axis", analytic=False),
+    ArrayRule(np.amax, "extremum", ("axis", "keepdims"), axis="axis", analytic=False),
+    ArrayRule(np.amin, "extremum", ("axis", "keepdims"), axis="axis", analytic=False),
     ArrayRule(np.prod, "product", ("axis", "keepdims"), axis="axis"),
     ArrayRule(np.cumprod, "product", ("axis",), axis="axis", flattens=True),
     ArrayRule(np.linalg.det, "matrix", jvp=_det_jvp),
     ArrayRule(np.linalg.inv, "matrix", jvp=_inv_jvp),
     ArrayRule(np.linalg.solve, "matrix", arrays=("a", "b"), jvp=_solve_jvp),
-    ArrayRule(np.linalg.slogdet, "matrix", jvp=_slogdet_jvp),
+    ArrayRule(np.linalg.slogdet, "matrix", jvp=_slogdet_jvp, analytic=False),
     ArrayRule(np.trace, "composed", ("offset", "axis1", "axis2"), composition=_trace),
     ArrayRule(np.append, "composed", ("axis",), arrays=("arr", "values"), composition=_append),
     ArrayRule(np.column_stack, "composed", sequence=True, composition=_column_stack),
     ArrayRule(np.select, "composed", arrays=("choicelist", "default"), condition="condlist",
               composition=_select),
     ArrayRule(np.average, "composed", ("axis", "weights", "keepdims"), composition=_average),
-    ArrayRule(np.var, "composed", ("axis", "ddof", "keepdims"), composition=_var),
-    ArrayRule(np.std, "composed", ("axis", "ddof", "keepdims"), composition=_std),
-    ArrayRule(np.linalg.norm, "composed", ("ord", "axis", "keepdims"), composition=_norm),
+    ArrayRule(np.var, "composed", ("axis", "ddof", "keepdims"), composition=_var,
+              analytic=False),
+    ArrayRule(np.std, "composed", ("axis", "ddof", "keepdims"), composition=_std,
+              analytic=False),
+    ArrayRule(np.linalg.norm, "composed", ("ord", "axis", "keepdims"), composition=_norm,
+              analytic=False),
     ArrayRule(np.outer, "composed", arrays=("a", "b"), composition=_outer),
     ArrayRule(np.inner, "composed", arrays=("a", "b"), composition=_inner),
     ArrayRule(np.vdot, "composed", arrays=("a", "b"), composition=_vdot),
@@ -718,13 +724,14 @@ ARRAY_RULES: dict[Callable, ArrayRule] = {rule.function: rule for rule in [
     ArrayRule(np.linspace, "composed", ("num", "endpoint"), arrays=("start", "stop"),
               composition=_linspace),
     ArrayRule(np.nan_to_num, "composed", ("copy", "nan", "posinf", "neginf"),
-              composition=_nan_to_num),
+              composition=_nan_to_num, analytic=False),
     ArrayRule(np.sinc, "composed", composition=_sinc),
     ArrayRule(np.fliplr, "composed", composition=_fliplr),
     ArrayRule(np.flipud, "composed", composition=_flipud),
-    ArrayRule(np.argmax, "query", ("axis", "keepdims"), reads_values=True),
-    ArrayRule(np.argmin, "query", ("axis", "keepdims"), reads_values=True),
-    ArrayRule(np.argsort, "query", ("axis", "kind", "stable"), reads_values=True),
+    ArrayRule(np.argmax, "query", ("axis", "keepdims"), reads_values=True, analytic=False),
+    ArrayRule(np.argmin, "query", ("axis", "keepdims"), reads_values=True, analytic=False),
+    ArrayRule(np.argsort, "query", ("axis", "kind", "stable"), reads_values=True,
+              analytic=False),
     ArrayRule(np.shape, "query"),
     ArrayRule(np.ndim, "query"),
     ArrayRule(np.size, "query", ("axis",)),

@@ -57,6 +57,19 @@ class Tape:
         self.n_variables = n_inputs if n_variables is None else n_variables
         self.nodes: list[Node] = []
         self.outputs: list[Any] = []
+        self.functions: set[ArrayRule] = set()  # every numpy array function f called
+        self.casts = False  # did f call .astype (a no-op on the trace)?
+
+    def not_complex_analytic(self) -> list[str]:
+        """The operations of the recording whose numpy form on complex input is not the
+        complex-analytic extension (rows and array entries with ``analytic`` False: abs, max,
+        std, norm, slogdet …), by name: complex-step differentiation cannot pass them."""
+        names = {node.op.name for node in self.nodes
+                 if isinstance(node.op, E.Elementary) and not node.op.analytic}
+        names |= {rule.name for rule in self.functions if not rule.analytic}
+        if self.casts:
+            names.add("astype (a cast to a real dtype drops the imaginary part)")
+        return sorted(names)
 
     @property
     def size(self) -> int:
@@ -138,6 +151,7 @@ class Node(E.TableArithmetic, NumpyMethods):
                 f"table has no entry for it), so its trace cannot record it; supported: "
                 f"{', '.join(sorted(r.name for r in ARRAY_RULES.values()))} and the ufuncs of "
                 f"the elementary table")
+        self.tape.functions.add(rule)
         arrays, params = rule.bind(args, kwargs)
         return _record_array(rule, arrays, params)
 
@@ -163,6 +177,10 @@ class Node(E.TableArithmetic, NumpyMethods):
 
     def __getitem__(self, index: Any) -> Node:
         return _record_indexing(self, index)
+
+    def astype(self, dtype: Any, *args: Any, **kwargs: Any) -> Any:
+        self.tape.casts = True
+        return NumpyMethods.astype(self, dtype, *args, **kwargs)
 
     @property
     def name(self) -> str:

@@ -107,6 +107,7 @@ from typing import Any
 
 import numpy as np
 
+from diffx import recording
 from diffx.engines.estimate import Estimate
 from diffx.engines.registry import Engine
 from diffx.errors import DiffxError, UnsupportedError
@@ -1099,6 +1100,28 @@ def _clear_of_singularities(fn: Function, x: np.ndarray, direction: np.ndarray, 
     return None
 
 
+def _refuse_non_analytic(fn: Function, x: np.ndarray) -> None:
+    """A callable runs numpy's own functions on complex input, where abs, max, std, norm or
+    slogdet are not the complex-analytic extension: Im f(x + ih)/h would be a wrong number,
+    silently. So its recording at x (remembered per function) lists such operations, and any
+    refuses complex step (a parsed function's rows refuse by themselves)."""
+    if not isinstance(fn, CallableFunction):
+        return
+    found = fn.cache.peek("not complex-analytic")
+    if found is None:
+        try:
+            with np.errstate(all="ignore"):
+                found = recording.record(fn, np.asarray(x, dtype=float)).not_complex_analytic()
+        except Exception:  # not recordable (TensorFlow code, math.*): nothing to learn
+            found = []
+        fn.cache.put("not complex-analytic", found)
+    if found:
+        raise UnsupportedError(
+            f"{fn.name} uses {', '.join(found)}, which numpy computes on complex input without "
+            f"being complex-analytic, so complex-step differentiation would return a wrong "
+            f"derivative; use method='central' or an automatic method")
+
+
 def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int,
                   step: float | str | None, f: Evaluations, accuracy: int | None,
                   scale: float) -> tuple[np.ndarray, np.ndarray, float]:
@@ -1110,6 +1133,7 @@ def _complex_step(fn: Function, x: np.ndarray, direction: np.ndarray, order: int
     these exact first derivatives, with the same step selection and error estimate as the
     real stencils.
     """
+    _refuse_non_analytic(fn, x)
     tiny = max(COMPLEX_STEP * min(scale, 1.0), float(np.finfo(float).tiny))
     samples = f.line(x, direction)
 

@@ -408,9 +408,16 @@ TNP_KEYWORDS: dict[str, dict[str, str]] = {"reshape": {"shape": "newshape"}}
 
 
 def _pad(array: Any, pad_width: Any, mode: str = "constant") -> Any:
-    """np.pad: tnp's mode has no default, and its widths must be given per axis."""
+    """np.pad: tnp's mode has no default, and its widths must be given per axis; the modes
+    TensorFlow lacks (edge, wrap) gather the elements numpy's own pad of their positions
+    names (they only move elements)."""
     array = tf.convert_to_tensor(array)
     widths = np.broadcast_to(np.asarray(pad_width), (array.shape.rank, 2))
+    if mode in ("edge", "wrap"):
+        shape = tuple(array.shape.as_list())
+        positions = np.pad(np.arange(int(np.prod(shape))).reshape(shape), widths, mode=mode)
+        return tf.reshape(tf.gather(tf.reshape(array, [-1]), positions.ravel()),
+                          positions.shape)
     return tnp.pad(array, widths, mode)
 
 
