@@ -88,7 +88,7 @@ def _cases(which: str) -> list[Case]:
         for name in catalog.names():
             entry = catalog.get(name)
             fn = entry.function()
-            if not entry.smooth or fn.vector_output:
+            if not entry.smooth or fn.is_vector_valued(len(entry.point)):
                 continue
             cases.append(_case(name, fn, entry.point))
     else:

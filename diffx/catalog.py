@@ -1,9 +1,10 @@
 """Named test functions: the catalogue every diffx engine is measured on.
 
-Each :class:`CatalogEntry` is an expression string (parsed with :func:`diffx.functions.parse`)
-with a default point where it is defined and, unless ``smooth`` is False, differentiable. The test
-suite runs every engine on every entry against the mpmath reference, and the report's accuracy
-tables are built from it, so adding an entry here adds its tests and its rows automatically.
+Each :class:`CatalogEntry` is an expression string (parsed with :func:`diffx.functions.parse`),
+or numpy code from the corpus (kind ``numpy``, below), with a default point where it is defined
+and, unless ``smooth`` is False, differentiable. The test suite runs every engine on every entry
+against the mpmath reference, and the report's accuracy tables are built from it, so adding an
+entry here adds its tests and its rows automatically.
 
 Kinds:
 
@@ -17,7 +18,14 @@ Kinds:
     the worked examples of the seed notebooks (``shared/seeds``), with their published numbers;
 ``hard``
     cases that break some method: points near a domain edge, steep or huge or tiny values,
-    deep compositions, and kinks (``smooth=False``: exact engines skip those).
+    deep compositions, and kinks (``smooth=False``: exact engines skip those);
+``numpy``
+    user-style numpy code from :mod:`diffx.numpy_corpus` (a loss, an MLP, a determinant, a
+    linear solve, ``np.where``, a residual vector): ``numpy_case`` names the corpus case, whose
+    point the entry takes; ``expression`` is the case's code on one line, for people to read
+    (it is not parsed); ``function()`` is the callable wrapped by
+    :func:`diffx.functions.as_function`, a function of one vector (``variables`` is None: the
+    point's length sets n).
 
 Variables are sorted naturally (``b, w0, w1``; ``r, t``), and every ``point`` lists its
 coordinates in that order, i.e. in the order of ``entry.function().variables``::
@@ -28,20 +36,30 @@ coordinates in that order, i.e. in the order of ``entry.function().variables``::
     ((-1.2, 1.0), ('x', 'y'))
     >>> round(float(entry.function()(*entry.point)), 10)
     24.2
+    >>> import numpy as np
+    >>> entry = catalog.get("np_rosenbrock")
+    >>> entry.numpy_case, entry.expression
+    ('rosenbrock', 'return np.sum(100.0 * (x[1:] - x[:-1] ** 2) ** 2 + (1 - x[:-1]) ** 2)')
+    >>> round(float(entry.function()(np.array(entry.point))), 10)
+    482.7
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import inspect
+import textwrap
 from dataclasses import dataclass
 
+from diffx import numpy_corpus
 from diffx.errors import DiffxError
-from diffx.functions import Function, parse
+from diffx.functions import Function, as_function, parse
 
-__all__ = ["CATALOG", "KINDS", "CatalogEntry", "UnknownEntryError", "get", "logistic_iterate",
-           "names"]
+__all__ = ["CATALOG", "KINDS", "CatalogEntry", "UnknownEntryError", "code_line", "get",
+           "logistic_iterate", "names"]
 
-KINDS: tuple[str, ...] = ("scalar", "multivariate", "vector", "seed", "hard")
+KINDS: tuple[str, ...] = ("scalar", "multivariate", "vector", "seed", "hard", "numpy")
 
 
 class UnknownEntryError(DiffxError, KeyError):
@@ -56,12 +74,19 @@ def _parse(expression: str) -> Function:
     return parse(expression)
 
 
+@functools.cache
+def _wrap_numpy_case(case_name: str) -> Function:
+    return as_function(numpy_corpus.by_name(case_name).func)
+
+
 @dataclass(frozen=True)
 class CatalogEntry:
     """One named test function with its default evaluation point.
 
     ``point`` has one coordinate per variable, in the order of ``function().variables``.
     ``smooth`` is False when the function is not differentiable at ``point`` (a kink).
+    ``numpy_case`` (kind ``numpy`` only) names the :mod:`diffx.numpy_corpus` case the entry
+    runs; its ``expression`` is then that case's code, shown, never parsed.
     """
 
     name: str
@@ -70,14 +95,27 @@ class CatalogEntry:
     kind: str
     smooth: bool = True
     description: str = ""
+    numpy_case: str | None = None
 
     def __post_init__(self) -> None:
         if self.kind not in KINDS:
             raise ValueError(f"catalogue entry {self.name!r}: kind {self.kind!r} is not one of "
                              f"{', '.join(KINDS)}")
+        if (self.kind == "numpy") != (self.numpy_case is not None):
+            raise ValueError(f"catalogue entry {self.name!r}: kind 'numpy' and numpy_case go "
+                             f"together (kind {self.kind!r}, numpy_case {self.numpy_case!r})")
+
+    @property
+    def parsable(self) -> bool:
+        """Whether ``expression`` is an expression string :func:`diffx.functions.parse` reads
+        (False for numpy code)."""
+        return self.numpy_case is None
 
     def function(self) -> Function:
-        """The parsed expression (parsed once, then cached)."""
+        """The parsed expression, or the numpy case's callable as a Function (made once, then
+        cached)."""
+        if self.numpy_case is not None:
+            return _wrap_numpy_case(self.numpy_case)
         return _parse(self.expression)
 
 
@@ -95,6 +133,28 @@ def logistic_iterate(times: int) -> str:
     for _ in range(times):
         expression = f"4*({expression})*(1 - ({expression}))"
     return expression
+
+
+def code_line(func: object) -> str:
+    """The body of the function ``func`` on one line: its statements as :func:`ast.unparse`
+    writes them, joined by "; " (docstring dropped). How a numpy entry shows its code.
+
+    >>> code_line(numpy_corpus.by_name("mlp_tanh").func)
+    'h = np.tanh(_W1 @ x + _B1); return _W2 @ h'
+    """
+    definition = ast.parse(textwrap.dedent(inspect.getsource(func))).body[0]
+    body = definition.body
+    if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+        body = body[1:]  # the docstring
+    return "; ".join(ast.unparse(statement) for statement in body)
+
+
+def _numpy_entry(case_name: str, description: str) -> CatalogEntry:
+    """The catalogue entry ``np_<case_name>`` running a corpus case: its point, smoothness and
+    code all come from the case."""
+    case = numpy_corpus.by_name(case_name)
+    return CatalogEntry(f"np_{case_name}", code_line(case.func), case.point, "numpy",
+                        smooth=not case.kink, description=description, numpy_case=case_name)
 
 
 _SOFTMAX_DENOMINATOR = "(exp(x0) + exp(x1) + exp(x2))"
@@ -226,6 +286,26 @@ _ENTRIES: tuple[CatalogEntry, ...] = (
     CatalogEntry("abs_shifted", "abs(x - 1)", (0.3,), "hard",
                  description="abs(x - 1) at 0.3, away from the kink: derivative -1, but not "
                              "complex-analytic"),
+    # --- numpy code (diffx.numpy_corpus) -------------------------------------------------------
+    _numpy_entry("softmax_cross_entropy",
+                 "cross-entropy of a 4-logit softmax, true class 2, shifted by np.max as users "
+                 "write it for stability"),
+    _numpy_entry("mlp_tanh",
+                 "a two-layer MLP: fixed 4x3 and 4-vector weights, tanh hidden layer, matmul "
+                 "with @"),
+    _numpy_entry("rosenbrock",
+                 "the vectorised Rosenbrock sum over slices x[1:], x[:-1] in 5 variables"),
+    _numpy_entry("slogdet_spd",
+                 "log-determinant of A A^T + I (A = x reshaped 2x3) by np.linalg.slogdet"),
+    _numpy_entry("solve_diagonal_shift",
+                 "sum of the solution of (A + diag(x)) y = b by np.linalg.solve, fixed 3x3 A"),
+    _numpy_entry("where_piecewise",
+                 "np.where(x > 1, x**2, 2x - 1) summed: a piecewise function away from its "
+                 "switch at 1"),
+    _numpy_entry("euclidean_norm", "np.linalg.norm of a 4-vector: the 2-norm, gradient x/|x|"),
+    _numpy_entry("rosenbrock_residuals",
+                 "the Rosenbrock least-squares residual vector R^3 -> R^4 built by "
+                 "np.concatenate: a 4x3 Jacobian"),
 )
 
 CATALOG: dict[str, CatalogEntry] = {entry.name: entry for entry in _ENTRIES}

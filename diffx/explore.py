@@ -1019,8 +1019,10 @@ class _View:
         self._generation = 0
         self._generation_lock = threading.Lock()
         choices = {"(your own function)": ""}
+        # only entries whose expression the Function box can parse: numpy entries (their
+        # expression is numpy code, shown for reading) are left out of this dropdown
         choices.update({f"{name}: {entry.expression}"[:70]: name
-                        for name, entry in catalog.CATALOG.items()})
+                        for name, entry in catalog.CATALOG.items() if entry.parsable})
         step = settings.step
         self.widgets = {
             "function": _labelled(pn.widgets.TextInput, "Function", value=settings.function,

@@ -6,7 +6,9 @@ writes ``index.html`` (opens offline; figures beside it), ``summary.md``, the fi
 SVG under ``figures/`` and the measurements as CSV under ``tables/``. Sections:
 
 1. accuracy — correct digits of every method on every smooth catalogue function (heat-map),
-   and the numeric methods' error estimates against their true errors;
+   and the numeric methods' error estimates against their true errors; the catalogue's numpy
+   entries (user-style numpy code, :mod:`diffx.numpy_corpus`) are rows marked ``[numpy]``,
+   their code listed in a table;
 2. error vs step — the V-curves of the finite differences with textbook models and the
    automatic steps marked (:func:`diffx.compare.step_sweep`);
 3. timing — median time per call with quartiles, setup (lambdify, tracing) separately
@@ -46,14 +48,15 @@ import numpy as np
 from diffx import catalog
 from diffx.errors import DiffxError
 
-__all__ = ["FIGURES", "TABLES", "Plan", "Results", "build", "environment", "measure", "plan"]
+__all__ = ["FIGURES", "NUMPY_MARK", "TABLES", "Plan", "Results", "build", "display_name",
+           "environment", "measure", "plan"]
 
 FIGURES: tuple[str, ...] = ("accuracy", "estimates", "step_sweep", "timing", "scaling", "swell")
 TABLES: tuple[str, ...] = ("accuracy", "step_sweep", "timing", "scaling", "swell")
 _DPI = 120
 
-QUICK_FUNCTIONS = ("sin_exp", "tan_near_pole", "rosenbrock", "softmax")
-TIMING_FUNCTIONS = ("sin_exp", "rosenbrock", "mlp", "softmax_cross_entropy")
+QUICK_FUNCTIONS = ("sin_exp", "tan_near_pole", "rosenbrock", "softmax", "np_rosenbrock")
+TIMING_FUNCTIONS = ("sin_exp", "rosenbrock", "mlp", "softmax_cross_entropy", "np_rosenbrock")
 SWEEP_FUNCTION = "sin_exp"  # the README example
 SWEEP_METHODS = ("forward", "central", "central-4", "richardson", "complex-step")
 SCALING_SIZES = (2, 8, 32, 128, 512, 1024)
@@ -244,9 +247,23 @@ def environment() -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Figures
 # --------------------------------------------------------------------------------------------
+NUMPY_MARK = "[numpy]"  # after the name of a catalogue entry that is numpy code
+_NUMPY_COLOUR = "#1f4e9c"
+
+
+def display_name(entry: catalog.CatalogEntry) -> str:
+    """The entry's name as the report shows it: numpy code is marked, so a reader sees it is a
+    Python callable and not an expression string.
+
+    >>> display_name(catalog.get("np_rosenbrock")), display_name(catalog.get("rosenbrock"))
+    ('np_rosenbrock [numpy]', 'rosenbrock')
+    """
+    return f"{entry.name} {NUMPY_MARK}" if entry.kind == "numpy" else entry.name
+
+
 def _label(entry: catalog.CatalogEntry, comparison: Any) -> str:
     what = {"derivative": "f′", "gradient": "∇f", "jacobian": "J"}[comparison.kind]
-    return f"{entry.name}  ({what})"
+    return f"{display_name(entry)}  ({what})"
 
 
 def accuracy_figure(results: Results):
@@ -279,6 +296,12 @@ def accuracy_figure(results: Results):
     ax.set_xticks(range(len(methods)), methods, rotation=30, ha="left",
                   rotation_mode="anchor")
     ax.set_yticks(range(len(rows)), [_label(e, c) for e, c in rows], fontsize=8.5)
+    for tick, (entry, _) in zip(ax.get_yticklabels(), rows):
+        if entry.kind == "numpy":
+            tick.set_color(_NUMPY_COLOUR)
+    for i in range(1, len(rows)):  # a white rule where expressions give way to numpy code
+        if (rows[i][0].kind == "numpy") != (rows[i - 1][0].kind == "numpy"):
+            ax.axhline(i - 0.5, color="white", lw=3)
     fig.colorbar(image, ax=ax, shrink=0.6, pad=0.01,
                  label="correct digits = −log₁₀(relative error)")
     ax.set_title("Accuracy: correct digits vs the 50-digit reference (NaN: the method returned "
@@ -315,7 +338,7 @@ def estimates_figure(results: Results):
                        edgecolors="none")
     ax.set_xscale("log")
     ax.set_yscale("log")
-    low, high = 1e-18, 1.0
+    low, high = 1e-18, 10.0  # above 1: a derivative returned as 0 (relative error 1) shows
     ax.plot([low, high], [low, high], color="black", lw=0.9)
     ax.fill_between([low, high], [low, low], [low, high], color="#2ca02c", alpha=0.07)
     ax.text(1e-4, 1e-14, "below the diagonal:\nthe estimate bounds the true error",
@@ -328,7 +351,7 @@ def estimates_figure(results: Results):
                  f"in {held} of {total} cases", fontsize="medium")
     ax.grid(True, alpha=0.3)
     if total:
-        ax.legend(loc="upper left", fontsize="small")
+        ax.legend(loc="lower right", fontsize="small")  # upper left: where 0-estimates land
     return fig
 
 
@@ -340,11 +363,12 @@ def timing_figure(results: Results):
     """Per-call time (median, quartile whiskers) and setup time per method, per function."""
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter
 
     from diffx.compare.formatting import colour
 
     timings = [t for _, t in results.timings]
-    names = [entry.name for entry, _ in results.timings]
+    names = [display_name(entry) for entry, _ in results.timings]
     methods = ["function", *results.plan.timing_methods]
     fig = Figure(figsize=(12, 0.42 * len(methods) + 2.2), layout="constrained")
     ax_call, ax_setup = fig.subplots(1, 2, sharey=True)
@@ -367,6 +391,9 @@ def timing_figure(results: Results):
     ax_call.invert_yaxis()
     for ax in (ax_call, ax_setup):
         ax.set_xscale("log")
+        low, high = ax.get_xlim()
+        if high >= 10 * low:  # a power of 10 is labelled: drop 2×10⁻³ 3×10⁻³ …, which overlap
+            ax.xaxis.set_minor_formatter(NullFormatter())
         ax.grid(True, axis="x", which="major", alpha=0.3)
         for i in range(len(methods) - 1):
             ax.axhline(i + 0.5, color="#eeeeee", lw=0.8)
@@ -529,7 +556,7 @@ def _digits_summary(results: Results) -> tuple[list[str], list[list[str]]]:
 def _timing_table(results: Results) -> tuple[list[str], list[list[str]]]:
     from diffx.compare.formatting import format_seconds
 
-    header = ["method", *(f"{e.name} (n={t.point.size})" for e, t in results.timings),
+    header = ["method", *(f"{display_name(e)} (n={t.point.size})" for e, t in results.timings),
               "setup (max; methods that compile)"]
     body = []
     for method in ["function", *results.plan.timing_methods]:
@@ -637,7 +664,7 @@ def _digits_grid(results: Results) -> tuple[list[str], list[list[str]], list[lis
     body, classes = [], []
     for entry, comparison in results.accuracy:
         by_method = {r.method: r for r in comparison.rows}
-        row = [entry.name, ", ".join(f"{v:g}" for v in entry.point)]
+        row = [display_name(entry), ", ".join(f"{v:g}" for v in entry.point)]
         css = ["", ""]
         for method in methods:
             r = by_method[method]
@@ -650,6 +677,22 @@ def _digits_grid(results: Results) -> tuple[list[str], list[list[str]], list[lis
         body.append(row)
         classes.append(css)
     return header, body, classes
+
+
+def _numpy_code_table(results: Results) -> tuple[list[str], list[list[str]]]:
+    """The numpy entries measured: name, their code (one line), point and how the reference
+    was computed (SymPy diff of the traced code, or mpmath.diff where it branches)."""
+    header = ["function", "numpy code (x: the point as one float vector)", "point",
+              "reference"]
+    body = [[display_name(entry), entry.expression, ", ".join(f"{v:g}" for v in entry.point),
+             comparison.reference_method]
+            for entry, comparison in results.accuracy if entry.kind == "numpy"]
+    return header, body
+
+
+_NUMPY_NOTE = ("Rows marked [numpy] are numpy code from diffx.numpy_corpus, written as users "
+               "write it (np.linalg, @, slicing, np.where) and handed to every method as a Python "
+               "callable of one vector; the other rows are expression strings.")
 
 
 def _section_texts(results: Results) -> dict[str, str]:
@@ -685,6 +728,7 @@ def write_html(results: Results, path: Path) -> None:
     env = results.environment
     texts = _section_texts(results)
     grid_header, grid_body, grid_classes = _digits_grid(results)
+    numpy_code = _numpy_code_table(results)
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8"/>',
@@ -707,6 +751,8 @@ def write_html(results: Results, path: Path) -> None:
         f"one variable, ∇f or the Jacobian otherwise.</p>",
         _figure("accuracy", "Correct digits per function and method"),
         _html_table(*_digits_summary(results)),
+        *([f"<p>{html.escape(_NUMPY_NOTE)}</p>", _html_table(*numpy_code)]
+          if numpy_code[1] else []),
         _figure("estimates", "Numeric methods: their error estimate against the true error"),
         "<details><summary>Correct digits, every function and method</summary>",
         _html_table(grid_header, grid_body, grid_classes), "</details>",
@@ -761,6 +807,7 @@ def write_markdown(results: Results, path: Path) -> None:
     """``summary.md``: the key numbers and tables, figures linked."""
     texts = _section_texts(results)
     env = results.environment
+    numpy_code = _numpy_code_table(results)
     lines = [
         "# diffx comparison report — summary", "",
         f"Generated {env['date (UTC)']} UTC, measured in {results.seconds:.0f} s"
@@ -768,6 +815,7 @@ def write_markdown(results: Results, path: Path) -> None:
         f"mpmath reference. Full report: [index.html](index.html).", "",
         "## 1 Accuracy", "", "![accuracy](figures/accuracy.png)", "",
         _markdown_table(*_digits_summary(results)), "",
+        *([_NUMPY_NOTE, "", _markdown_table(*numpy_code), ""] if numpy_code[1] else []),
         "## 2 Error vs step size", "", texts["sweep"], "", "![step sweep](figures/step_sweep.png)",
         "", _markdown_table(*_sweep_table(results)), "",
         "## 3 Timing", "", "![timing](figures/timing.png)", "",

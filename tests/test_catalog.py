@@ -1,7 +1,10 @@
 """Tests of the catalogue: every entry parses, is defined where it claims, and is what it says.
 
 The seed entries are checked against formulas written directly with SymPy symbols (not through
-diffx) and against the numbers the seed notebooks print.
+diffx) and against the numbers the seed notebooks print. Numpy entries (kind ``numpy``) are
+callables of one vector: they have no variable names (the point's length is n) and are evaluated
+at one array, an object array of mpmath numbers (:class:`diffx.object_arrays.ObjectArray`, as
+:mod:`diffx.reference` evaluates them) at 60 digits.
 """
 
 from __future__ import annotations
@@ -14,17 +17,31 @@ import numpy as np
 import pytest
 import sympy
 
-from diffx import catalog
+from diffx import catalog, numpy_corpus
 from diffx.catalog import CATALOG, KINDS, CatalogEntry
 from diffx.errors import DiffxError
-from diffx.functions import Function
+from diffx.functions import CallableFunction, Function, parse
+from diffx.object_arrays import ObjectArray, flat_outputs
 
 ALL = catalog.names()
+NUMPY = catalog.names("numpy")
 
 
 def _outputs(value: object) -> list:
     """A scalar or vector function's value as a list of outputs."""
     return list(value) if isinstance(value, (list, tuple)) else [value]
+
+
+def _at(entry: CatalogEntry, coordinates: list) -> list:
+    """The entry's outputs at ``coordinates`` (floats or mpmath numbers), as a list: an
+    expression takes one argument per variable, numpy code one vector."""
+    function = entry.function()
+    if entry.numpy_case is None:
+        return _outputs(function(*coordinates))
+    if all(isinstance(c, float) for c in coordinates):
+        return list(np.ravel(function(np.array(coordinates))))
+    vector = ObjectArray(np.array(coordinates, dtype=object))
+    return flat_outputs(function.on_vector(vector, len(coordinates)))
 
 
 # --------------------------------------------------------------------------------------------
@@ -35,8 +52,13 @@ def test_entry_parses(name: str) -> None:
     entry = catalog.get(name)
     function = entry.function()
     assert isinstance(function, Function)
-    assert function.variables
-    assert entry.function() is function  # parsed once
+    if entry.kind == "numpy":  # a callable of one vector: n is set by the point
+        assert isinstance(function, CallableFunction) and function.takes_vector
+        assert function.variables is None
+        assert function.func is numpy_corpus.by_name(entry.numpy_case).func
+    else:
+        assert function.variables
+    assert entry.function() is function  # parsed (wrapped) once
 
 
 @pytest.mark.parametrize("name", ALL)
@@ -44,26 +66,34 @@ def test_point_has_one_coordinate_per_variable(name: str) -> None:
     entry = catalog.get(name)
     assert isinstance(entry.point, tuple)
     assert all(isinstance(c, float) for c in entry.point), entry.point
-    assert len(entry.point) == len(entry.function().variables)
+    function = entry.function()
+    if entry.kind == "numpy":
+        assert function.n_inputs(np.array(entry.point)) == len(entry.point) >= 2
+    else:
+        assert len(entry.point) == len(function.variables)
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_finite_at_point(name: str) -> None:
     entry = catalog.get(name)
     with np.errstate(all="raise"):  # a domain error or overflow at the point fails the test
-        value = entry.function()(*entry.point)
-    outputs = _outputs(value)
-    assert all(math.isfinite(float(v)) for v in outputs), (name, entry.point, value)
-    if entry.kind == "vector":
-        assert isinstance(value, list) and len(value) >= 2
+        outputs = _at(entry, list(entry.point))
+    assert all(math.isfinite(float(v)) for v in outputs), (name, entry.point, outputs)
+    if entry.kind == "vector" or entry.function().is_vector_valued(len(entry.point)):
+        assert len(outputs) >= 2
 
 
 @pytest.mark.parametrize("name", ALL)
 def test_kind_matches_shape(name: str) -> None:
     entry = catalog.get(name)
     function = entry.function()
-    n = len(function.variables)
+    n = len(entry.point)
     assert entry.kind in KINDS
+    if entry.kind == "numpy":  # scalar or vector code: as the corpus case says
+        vector = numpy_corpus.by_name(entry.numpy_case).vector_output
+        assert function.is_vector_valued(n) == vector
+        assert n > 1
+        return
     assert (entry.kind == "vector") == function.vector_output
     if entry.kind == "scalar":
         assert n == 1
@@ -81,15 +111,14 @@ def test_description_is_one_useful_line(name: str) -> None:
 
 def _one_sided_slopes(entry: CatalogEntry, h: str = "1e-25") -> list[tuple]:
     """(left, right) difference quotients at 60 digits along every coordinate, every output."""
-    function = entry.function()
     with mpmath.workdps(60):
         step = mpmath.mpf(h)
         point = [mpmath.mpf(c) for c in entry.point]
-        centre = _outputs(function(*point))
+        centre = _at(entry, point)
         slopes = []
         for i in range(len(point)):
-            right = _outputs(function(*[p + step if j == i else p for j, p in enumerate(point)]))
-            left = _outputs(function(*[p - step if j == i else p for j, p in enumerate(point)]))
+            right = _at(entry, [p + step if j == i else p for j, p in enumerate(point)])
+            left = _at(entry, [p - step if j == i else p for j, p in enumerate(point)])
             for k, value in enumerate(centre):
                 slopes.append(((value - left[k]) / step, (right[k] - value) / step))
         return slopes
@@ -119,6 +148,7 @@ def test_size_and_kinds() -> None:
     assert counts["vector"] >= 2
     assert counts["seed"] >= 5
     assert counts["hard"] >= 6
+    assert counts["numpy"] >= 8
     assert sum(counts.values()) == len(CATALOG)
 
 
@@ -148,6 +178,68 @@ def test_names_rejects_unknown_kind() -> None:
 def test_entry_rejects_unknown_kind() -> None:
     with pytest.raises(ValueError, match="kind"):
         CatalogEntry("bad", "x", (1.0,), "matrix")
+
+
+def test_numpy_kind_and_numpy_case_go_together() -> None:
+    with pytest.raises(ValueError, match="numpy_case"):
+        CatalogEntry("bad", "x", (1.0,), "numpy")
+    with pytest.raises(ValueError, match="numpy_case"):
+        CatalogEntry("bad", "x", (1.0,), "scalar", numpy_case="rosenbrock")
+
+
+# --------------------------------------------------------------------------------------------
+# Numpy entries: one source of truth, the corpus case
+# --------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", NUMPY)
+def test_numpy_entry_is_its_corpus_case(name: str) -> None:
+    entry = catalog.get(name)
+    case = numpy_corpus.by_name(entry.numpy_case)
+    assert name == f"np_{case.name}"
+    assert entry.point == case.point
+    assert entry.smooth == (not case.kink)
+    assert not entry.parsable
+    x = np.array(entry.point)
+    assert np.array_equal(np.ravel(entry.function()(x)), np.ravel(case.func(x)))
+
+
+@pytest.mark.parametrize("name", NUMPY)
+def test_numpy_entry_shows_its_code_on_one_line(name: str) -> None:
+    entry = catalog.get(name)
+    assert "\n" not in entry.expression
+    assert "np." in entry.expression and entry.expression.count("return ") == 1
+    with pytest.raises(DiffxError):  # numpy code is not an expression string
+        parse(entry.expression)
+
+
+def test_numpy_entries_cover_the_kinds_of_user_code() -> None:
+    """A loss, an MLP, vectorised Rosenbrock, a log-determinant, a solve, np.where, a norm and
+    a vector-valued residual."""
+    code = " ".join(CATALOG[name].expression for name in NUMPY)
+    for call in ("np.log(np.sum(np.exp(", "np.tanh(", "x[1:]", "np.linalg.slogdet(",
+                 "np.linalg.solve(", "np.where(", "np.linalg.norm(", "np.concatenate("):
+        assert call in code, call
+    assert any(CATALOG[name].function().is_vector_valued(len(CATALOG[name].point))
+               for name in NUMPY)
+
+
+def test_numpy_rosenbrock_against_its_formula() -> None:
+    """The vectorised Rosenbrock entry computes the written-out sum (independent SymPy form)."""
+    xs = sympy.symbols("x0:5")
+    formula = sum(100 * (xs[i + 1] - xs[i] ** 2) ** 2 + (1 - xs[i]) ** 2 for i in range(4))
+    entry = CATALOG["np_rosenbrock"]
+    for shift in (0.0, 0.37, -0.81):
+        point = [c + shift * (i + 1) for i, c in enumerate(entry.point)]
+        expected = float(formula.subs(dict(zip(xs, point, strict=True))))
+        assert _at(entry, point)[0] == pytest.approx(expected, rel=1e-13)
+
+
+def test_code_line_drops_the_docstring() -> None:
+    def documented(x):
+        """Twice x."""
+        y = 2 * x
+        return y
+
+    assert catalog.code_line(documented) == "y = 2 * x; return y"
 
 
 def test_docstring_examples() -> None:

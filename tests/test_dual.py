@@ -288,7 +288,8 @@ def test_derivative_at_a_dual_point_nests() -> None:
 # --------------------------------------------------------------------------------------------
 SMOOTH = [name for name in catalog.names() if catalog.get(name).smooth]
 ONE_VARIABLE = [name for name in SMOOTH if len(catalog.get(name).point) == 1]
-SCALAR_VALUED = [name for name in SMOOTH if not catalog.get(name).function().vector_output]
+SCALAR_VALUED = [name for name in SMOOTH
+                 if not catalog.get(name).function().is_vector_valued(len(catalog.get(name).point))]
 SMALL_SCALAR = [name for name in SCALAR_VALUED if len(catalog.get(name).point) <= 4]
 
 
@@ -339,7 +340,20 @@ def test_catalogue_chunked_jacobian(name: str, chunk: int | None) -> None:
     assert relative_error(J, ref) <= EXACT_RTOL, (name, chunk, J, ref)
 
 
-@pytest.mark.parametrize("name", SMALL_SCALAR)
+# numpy code the nested dual cannot run yet (also strict xfails in tests/test_agreement.py)
+_NESTED_DUAL_FAILS = {
+    "np_softmax_cross_entropy": (IndexError, "indexing the nested dual array (-log_probs[label]) "
+                                             "raises 'invalid index to scalar variable'"),
+    "np_solve_diagonal_shift": (diffx.errors.UnsupportedError,
+                                "np.linalg.solve on nested duals: matmul refused (ndim <= 2 "
+                                "only)"),
+}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(name, marks=pytest.mark.xfail(strict=True, raises=_NESTED_DUAL_FAILS[name][0],
+                                               reason=_NESTED_DUAL_FAILS[name][1]))
+    if name in _NESTED_DUAL_FAILS else name for name in SMALL_SCALAR])
 def test_catalogue_nested_hessian(name: str) -> None:
     """Forward over forward: an outer chunked dual under an inner chunked dual."""
     entry, ref = catalog.get(name), reference(name, "hessian")

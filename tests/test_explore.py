@@ -25,6 +25,7 @@ import numpy as np
 import pytest
 
 import diffx
+from diffx import catalog
 from diffx.catalog import logistic_iterate
 from diffx.engines import methods
 from diffx.errors import DiffxError, DomainError, LimitError, ParseError
@@ -397,6 +398,16 @@ def test_the_catalogue_picker_sets_function_and_point():
     assert explorer.widgets["point"].value == "-1.2, 1"
     # ∇ = (−2(1−x) − 400x(y−x²), 200(y−x²)) at (−1.2, 1) = (−215.6, −88)
     assert numbers(_rows(explorer)["dual"][0]) == pytest.approx([-215.6, -88.0], rel=1e-14)
+
+
+def test_the_catalogue_picker_offers_only_expressions_the_function_box_parses():
+    """Numpy entries (code, not an expression string) are left out of the dropdown."""
+    explorer = Explorer("x", methods=["dual"])
+    offered = [name for name in explorer.widgets["catalogue"].options.values() if name]
+    assert offered == [name for name in catalog.names() if catalog.get(name).kind != "numpy"]
+    assert catalog.names("numpy") and not set(catalog.names("numpy")) & set(offered)
+    for name in offered:
+        diffx.parse(catalog.get(name).expression)
 
 
 def test_bad_input_in_the_view_shows_an_alert_then_recovers():

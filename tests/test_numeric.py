@@ -500,7 +500,7 @@ def _catalogue_first_derivatives():
     for name in catalog.names():
         entry = catalog.get(name)
         fn = entry.function()
-        if entry.smooth and not fn.vector_output:
+        if entry.smooth and not fn.is_vector_valued(len(entry.point)):
             yield name, entry, fn
 
 

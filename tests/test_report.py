@@ -99,6 +99,33 @@ def test_accuracy_csv_matches_compare(quick_report):
         assert float(written["rel_error"]) == pytest.approx(expected, rel=1e-6, abs=1e-30)
 
 
+def test_numpy_code_is_measured_and_shown(quick_report):
+    """The catalogue's numpy entries are in the default plan; the quick report's one numpy
+    entry has its code in the CSV and a row marked [numpy] in the HTML's code table."""
+    from diffx import catalog
+
+    default = [entry.name for entry in report.plan().functions]
+    assert set(catalog.names("numpy")) <= set(default)
+    rows = [r for r in read_csv(quick_report / "tables" / "accuracy.csv")
+            if r["function"] == "np_rosenbrock"]
+    assert {r["expression"] for r in rows} == {catalog.get("np_rosenbrock").expression}
+    assert "np.sum(" in rows[0]["expression"]
+    # ∇ of Σ 100(x[i+1] − x[i]²)² + (1 − x[i])², written out by hand at the corpus point
+    x = [float(v) for v in rows[0]["point"].split()]
+    truth = [0.0] * len(x)
+    for i in range(len(x) - 1):
+        truth[i] += -400 * x[i] * (x[i + 1] - x[i] ** 2) - 2 * (1 - x[i])
+        truth[i + 1] += 200 * (x[i + 1] - x[i] ** 2)
+    dual = next(r for r in rows if r["method"] == "dual")
+    written = [float(v) for v in dual["value"].strip("[]").split(",")]
+    assert written == pytest.approx(truth, rel=1e-13)
+    text = (quick_report / "index.html").read_text(encoding="utf-8")
+    assert f"np_rosenbrock {report.NUMPY_MARK}" in text
+    assert "numpy code (x: the point as one float vector)" in text
+    summary = (quick_report / "summary.md").read_text(encoding="utf-8")
+    assert "diffx.numpy_corpus" in summary and "np_rosenbrock [numpy]" in summary
+
+
 def test_other_tables(quick_report):
     sweep = read_csv(quick_report / "tables" / "step_sweep.csv")
     methods = {r["method"] for r in sweep}

@@ -240,7 +240,7 @@ def test_sweeps_match_reference_on_catalogue(name: str) -> None:
     assert np.linalg.norm(jvp - J @ direction) <= EXACT_RTOL * np.linalg.norm(J @ direction), \
         (name, jvp, J @ direction)
     assert np.linalg.norm(t.jacobian() - J) <= EXACT_RTOL * np.linalg.norm(J), name
-    if not fn.vector_output:
+    if not fn.is_vector_valued(n):
         assert np.linalg.norm(t.gradient - J[0]) <= EXACT_RTOL * np.linalg.norm(J[0]), name
 
 
