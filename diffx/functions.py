@@ -660,7 +660,7 @@ def written_size(exprs: Sequence[sympy.Basic]) -> int:
     >>> x = sympy.Symbol("x")
     >>> e = sympy.sin(x) + 1
     >>> written_size([e]), written_size([e * e + e])
-    (4, 11)
+    (4, 10)
     """
     sizes: dict[sympy.Basic, int] = {}
     stack = list(exprs)
