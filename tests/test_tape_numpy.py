@@ -204,12 +204,14 @@ def test_float32_dtype() -> None:
 # --------------------------------------------------------------------------------------------
 # Linear algebra and the kink conventions (TensorFlow's)
 # --------------------------------------------------------------------------------------------
-def test_maximum_tie_takes_the_first_argument() -> None:
-    """TensorFlow's convention at a tie of np.maximum(a, b): the derivative of a."""
+def test_maximum_tie_shares_the_derivative() -> None:
+    """np.maximum / np.minimum run the table's rows, whose TensorFlow form is differentiated
+    as (a + b ± |a − b|)/2: at a tie each argument gets ½ (the table's convention; tf.maximum's
+    own gradient would give all of it to a)."""
     g = diffx.gradient(lambda v: np.maximum(2 * v[0], v[1]), [1.0, 2.0], method="tape")
-    assert list(g) == [2.0, 0.0]
+    assert list(g) == [1.0, 0.5]
     g = diffx.gradient(lambda v: np.minimum(v[1], 2 * v[0]), [1.0, 2.0], method="tape")
-    assert list(g) == [0.0, 1.0]
+    assert list(g) == [1.0, 0.5]
 
 
 def test_abs_at_zero_has_derivative_zero() -> None:
