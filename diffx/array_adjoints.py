@@ -306,7 +306,15 @@ def _cumprod(rule: ArrayRule, values: list, params: dict, out: Any) -> tuple:
         return np.reshape(result, shape)
 
     def forward(t: Any) -> Any:
-        raise UnsupportedError("the forward sweep of numpy.cumprod is not recorded")
+        """ẏₖ = ẏₖ₋₁·xₖ + yₖ₋₁·ṫₖ (the product rule step by step: exact at a zero factor)."""
+        xs = np.moveaxis(np.ravel(primal(x)) if axis is None else primal(x), along, -1)
+        ts = np.moveaxis(np.reshape(t, np.shape(xs)) if axis is None else t, along, -1)
+        ys = np.cumprod(xs, axis=-1)
+        tangent = np.zeros(np.shape(xs))
+        tangent[..., 0] = ts[..., 0]
+        for k in range(1, xs.shape[-1]):
+            tangent[..., k] = tangent[..., k - 1] * xs[..., k] + ys[..., k - 1] * ts[..., k]
+        return np.moveaxis(tangent, -1, along)
 
     return (Linear(rule.name, forward, transpose),)
 

@@ -448,3 +448,11 @@ def test_reverse_sweep_costs_less_than_recording() -> None:
 
     tape = record(fn, x)
     assert best(lambda: reverse_sweep(tape, [1.0])) / best(lambda: record(fn, x)) <= 2
+
+
+def test_trace_of_cumprod_sweeps_both_ways() -> None:
+    """numpy.cumprod's node has a tangent and an adjoint, also with a zero factor: for
+    f = Σₖ Πᵢ≤ₖ xᵢ at (0.5, 0, 3), ∂f/∂x = (1 + x₂ + x₂x₃, x₁ + x₁x₃, x₁x₂) = (1, 2, 0) by hand."""
+    t = trace(lambda x: np.sum(np.cumprod(x)), [0.5, 0.0, 3.0], direction=[1.0, 1.0, 1.0])
+    assert t.gradient.tolist() == [1.0, 2.0, 0.0]
+    assert t.jvp == 3.0  # the directional derivative along (1, 1, 1): 1 + 2 + 0
